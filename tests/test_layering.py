@@ -31,9 +31,6 @@ def layer_of_module(dotted: str) -> str | None:
     for candidate in (rel + ".py", rel + "/__init__.py"):
         if (ROOT / candidate).exists():
             return layer_of_path(candidate)
-    # a name imported from a module (from pkg.mod import Name): try the parent
-    if "." in dotted:
-        return layer_of_module(dotted.rsplit(".", 1)[0])
     return None
 
 
@@ -50,8 +47,10 @@ def imports_of(path: pathlib.Path) -> list[tuple[int, str]]:
                 mod = ".".join(base + ([node.module] if node.module else []))
             else:
                 mod = node.module or ""
-            out.append((node.lineno, mod))
-            out += [(node.lineno, f"{mod}.{a.name}") for a in node.names]
+            # "from pkg import sub" imports the submodule when there is one, else a name of pkg
+            for a in node.names:
+                sub = f"{mod}.{a.name}"
+                out.append((node.lineno, sub if layer_of_module(sub) else mod))
     return out
 
 
