@@ -559,3 +559,142 @@ def _export(*enums):
 _export(BpfCmd, BpfMapType, BpfProgType, BpfAttachType, BpfLinkType, BpfFuncId, BpfStatsType,
         BpfMapFlags, BpfUpdateFlags, BpfProgFlags, BpfLogLevel, BpfTestRunFlags,
         BpfLinkUpdateFlags, BpfPseudo)
+
+
+# --- Added for the ABI layer (syscall/abi.py, syscall/perf_abi.py); additive only. ------------
+
+class BpfPerfEventType(IntEnum):
+    """enum bpf_perf_event_type (bpf_link_info.perf_event.type)."""
+    BPF_PERF_EVENT_UNSPEC = 0
+    BPF_PERF_EVENT_UPROBE = 1
+    BPF_PERF_EVENT_URETPROBE = 2
+    BPF_PERF_EVENT_KPROBE = 3
+    BPF_PERF_EVENT_KRETPROBE = 4
+    BPF_PERF_EVENT_TRACEPOINT = 5
+    BPF_PERF_EVENT_EVENT = 6
+
+
+class BpfTaskFdType(IntEnum):
+    """enum bpf_task_fd_type (BPF_TASK_FD_QUERY fd_type)."""
+    BPF_FD_TYPE_RAW_TRACEPOINT = 0
+    BPF_FD_TYPE_TRACEPOINT = 1
+    BPF_FD_TYPE_KPROBE = 2
+    BPF_FD_TYPE_KRETPROBE = 3
+    BPF_FD_TYPE_UPROBE = 4
+    BPF_FD_TYPE_URETPROBE = 5
+
+
+class BpfCoreReloKind(IntEnum):
+    """enum bpf_core_relo_kind (struct bpf_core_relo.kind)."""
+    BPF_CORE_FIELD_BYTE_OFFSET = 0
+    BPF_CORE_FIELD_BYTE_SIZE = 1
+    BPF_CORE_FIELD_EXISTS = 2
+    BPF_CORE_FIELD_SIGNED = 3
+    BPF_CORE_FIELD_LSHIFT_U64 = 4
+    BPF_CORE_FIELD_RSHIFT_U64 = 5
+    BPF_CORE_TYPE_ID_LOCAL = 6
+    BPF_CORE_TYPE_ID_TARGET = 7
+    BPF_CORE_TYPE_EXISTS = 8
+    BPF_CORE_TYPE_SIZE = 9
+    BPF_CORE_ENUMVAL_EXISTS = 10
+    BPF_CORE_ENUMVAL_VALUE = 11
+    BPF_CORE_TYPE_MATCHES = 12
+
+
+# perf_event_open(2) numbers (include/uapi/linux/perf_event.h, 6.18), used by the simulated perf
+# events (core) and syscall/perf_abi.py (the cdef).
+
+class PerfTypeId(IntEnum):
+    """enum perf_type_id (perf_event_attr.type). Dynamic PMUs (kprobe, uprobe) get types >=
+    PERF_TYPE_MAX from the kernel's pmu idr; see PERF_PMU_TYPE_KPROBE below."""
+    PERF_TYPE_HARDWARE = 0
+    PERF_TYPE_SOFTWARE = 1
+    PERF_TYPE_TRACEPOINT = 2
+    PERF_TYPE_HW_CACHE = 3
+    PERF_TYPE_RAW = 4
+    PERF_TYPE_BREAKPOINT = 5
+
+
+PERF_TYPE_MAX = 6
+
+
+class PerfSwIds(IntEnum):
+    """enum perf_sw_ids (config of PERF_TYPE_SOFTWARE)."""
+    PERF_COUNT_SW_CPU_CLOCK = 0
+    PERF_COUNT_SW_TASK_CLOCK = 1
+    PERF_COUNT_SW_PAGE_FAULTS = 2
+    PERF_COUNT_SW_CONTEXT_SWITCHES = 3
+    PERF_COUNT_SW_CPU_MIGRATIONS = 4
+    PERF_COUNT_SW_PAGE_FAULTS_MIN = 5
+    PERF_COUNT_SW_PAGE_FAULTS_MAJ = 6
+    PERF_COUNT_SW_ALIGNMENT_FAULTS = 7
+    PERF_COUNT_SW_EMULATION_FAULTS = 8
+    PERF_COUNT_SW_DUMMY = 9
+    PERF_COUNT_SW_BPF_OUTPUT = 10
+    PERF_COUNT_SW_CGROUP_SWITCHES = 11
+
+
+class PerfEventSampleFormat(IntFlag):
+    """enum perf_event_sample_format (perf_event_attr.sample_type bits)."""
+    PERF_SAMPLE_IP = 1 << 0
+    PERF_SAMPLE_TID = 1 << 1
+    PERF_SAMPLE_TIME = 1 << 2
+    PERF_SAMPLE_ADDR = 1 << 3
+    PERF_SAMPLE_READ = 1 << 4
+    PERF_SAMPLE_CALLCHAIN = 1 << 5
+    PERF_SAMPLE_ID = 1 << 6
+    PERF_SAMPLE_CPU = 1 << 7
+    PERF_SAMPLE_PERIOD = 1 << 8
+    PERF_SAMPLE_STREAM_ID = 1 << 9
+    PERF_SAMPLE_RAW = 1 << 10
+
+
+class PerfEventType(IntEnum):
+    """enum perf_event_type (perf_event_header.type of ring-buffer records)."""
+    PERF_RECORD_MMAP = 1
+    PERF_RECORD_LOST = 2
+    PERF_RECORD_COMM = 3
+    PERF_RECORD_EXIT = 4
+    PERF_RECORD_THROTTLE = 5
+    PERF_RECORD_UNTHROTTLE = 6
+    PERF_RECORD_FORK = 7
+    PERF_RECORD_READ = 8
+    PERF_RECORD_SAMPLE = 9
+
+
+class PerfFlag(IntFlag):
+    """perf_event_open(2) flags argument."""
+    PERF_FLAG_FD_NO_GROUP = 1 << 0
+    PERF_FLAG_FD_OUTPUT = 1 << 1
+    PERF_FLAG_PID_CGROUP = 1 << 2
+    PERF_FLAG_FD_CLOEXEC = 1 << 3
+
+
+# perf ioctls: _IO('$', n) / _IOW('$', n, type) as in the header (asm-generic/ioctl.h encoding:
+# dir << 30 | size << 16 | type << 8 | nr; _IOC_WRITE = 1, _IOC_READ = 2).
+def _ioc(direction: int, typ: str, nr: int, size: int) -> int:
+    return (direction << 30) | (size << 16) | (ord(typ) << 8) | nr
+
+
+PERF_EVENT_IOC_ENABLE = _ioc(0, "$", 0, 0)          # 0x2400
+PERF_EVENT_IOC_DISABLE = _ioc(0, "$", 1, 0)         # 0x2401
+PERF_EVENT_IOC_REFRESH = _ioc(0, "$", 2, 0)         # 0x2402
+PERF_EVENT_IOC_RESET = _ioc(0, "$", 3, 0)           # 0x2403
+PERF_EVENT_IOC_PERIOD = _ioc(1, "$", 4, 8)          # _IOW(__u64)    0x40082404
+PERF_EVENT_IOC_SET_OUTPUT = _ioc(0, "$", 5, 0)      # 0x2405
+PERF_EVENT_IOC_SET_FILTER = _ioc(1, "$", 6, 8)      # _IOW(char *)   0x40082406
+PERF_EVENT_IOC_ID = _ioc(2, "$", 7, 8)              # _IOR(__u64 *)  0x80082407
+PERF_EVENT_IOC_SET_BPF = _ioc(1, "$", 8, 4)         # _IOW(__u32)    0x40042408
+PERF_EVENT_IOC_PAUSE_OUTPUT = _ioc(1, "$", 9, 4)    # _IOW(__u32)    0x40042409
+
+# Dynamic PMU types the simulator reports in /sys/bus/event_source/devices/*/type. On the oracle
+# machine (6.18.44, a Firecracker guest) tracepoint is 2 (PERF_TYPE_TRACEPOINT), uprobe is 8 and
+# there is no kprobe PMU at all (CONFIG_KPROBES is not set there). The simulator has kprobes and
+# gives the kprobe PMU the first dynamic type, 6, as a stock x86-64 kernel does (perf_tp_register
+# registers "kprobe" right after the fixed types); uprobe keeps the oracle's 8.
+PERF_PMU_TYPE_TRACEPOINT = PerfTypeId.PERF_TYPE_TRACEPOINT
+PERF_PMU_TYPE_KPROBE = 6
+PERF_PMU_TYPE_UPROBE = 8
+
+_export(BpfPerfEventType, BpfTaskFdType, BpfCoreReloKind, PerfTypeId, PerfSwIds,
+        PerfEventSampleFormat, PerfEventType, PerfFlag)
