@@ -52,6 +52,7 @@ class BpfProgAux:
     created_by_uid: int = 0
     sleepable: bool = False
     jited: bool = False
+    cred: object = None                                  # the loader's Cred: get_func_proto's capability tiers
     name: str = ""
 
 

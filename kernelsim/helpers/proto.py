@@ -120,3 +120,51 @@ class BpfFuncProto:
 
     def arg(self, i: int) -> int:
         return self.arg_types[i] if i < len(self.arg_types) else BpfArgType.ARG_DONTCARE
+
+
+# --- Added by the helpers/prog-types engineer; additive only. -----------------------------------
+
+RET_PTR_TO_BTF_ID_TRUSTED = BpfReturnType.RET_PTR_TO_BTF_ID | BpfTypeFlag.PTR_TRUSTED
+# 6.18 spelling of the old ARG_PTR_TO_LONG (bpf_get_func_arg, bpf_strtol ...): an 8-byte,
+# 8-byte-aligned, writable, possibly uninitialised buffer (arg_size 8).
+ARG_PTR_TO_WRITABLE_U64 = (BpfArgType.ARG_PTR_TO_MEM | BpfTypeFlag.MEM_FIXED_SIZE
+                           | BpfTypeFlag.MEM_UNINIT | BpfTypeFlag.MEM_WRITE
+                           | BpfTypeFlag.MEM_ALIGNED)     # our name
+
+
+class BpfRegType(IntEnum):
+    """enum bpf_reg_type (include/linux/bpf.h, 6.18 order): what a register holds. Flags from
+    ``BpfTypeFlag`` are OR-ed in (``PTR_TO_BTF_ID | PTR_TRUSTED``). Used by the verifier and by the
+    prog types' ``is_valid_access`` (the type of a value loaded from ctx)."""
+    NOT_INIT = 0
+    SCALAR_VALUE = 1
+    PTR_TO_CTX = 2
+    CONST_PTR_TO_MAP = 3
+    PTR_TO_MAP_VALUE = 4
+    PTR_TO_MAP_KEY = 5
+    PTR_TO_STACK = 6
+    PTR_TO_PACKET_META = 7
+    PTR_TO_PACKET = 8
+    PTR_TO_PACKET_END = 9
+    PTR_TO_FLOW_KEYS = 10
+    PTR_TO_SOCKET = 11
+    PTR_TO_SOCK_COMMON = 12
+    PTR_TO_TCP_SOCK = 13
+    PTR_TO_TP_BUFFER = 14
+    PTR_TO_XDP_SOCK = 15
+    PTR_TO_BTF_ID = 16
+    PTR_TO_MEM = 17
+    PTR_TO_ARENA = 18
+    PTR_TO_BUF = 19
+    PTR_TO_FUNC = 20
+    CONST_PTR_TO_DYNPTR = 21
+
+
+class BpfAccessType(IntEnum):
+    """enum bpf_access_type (include/linux/bpf.h): the ``type`` argument of is_valid_access."""
+    BPF_READ = 1
+    BPF_WRITE = 2
+
+
+BPF_READ = BpfAccessType.BPF_READ
+BPF_WRITE = BpfAccessType.BPF_WRITE

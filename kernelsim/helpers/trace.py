@@ -1,0 +1,627 @@
+"""Tracing helpers (kernel/trace/bpf_trace.c, kernel/bpf/stackmap.c, kernel/bpf/helpers.c's
+copy_from_user*): probe reads and writes, trace_printk, the current task_struct, perf event
+output, stacks, signals, kprobe return override, the trampoline ctx helpers, cookies, d_path.
+
+Memory rules (helpers/common.py): probe reads that fault return -EFAULT (-ERANGE for a user
+address handed to a *_kernel read on x86) and zero the whole destination. The compat
+``bpf_probe_read``/``_str`` pick user memory below TASK_SIZE and kernel memory above it; they
+exist only on architectures with non-overlapping address spaces (not s390x).
+
+The current task_struct: ``task_struct_addr(kernel, task)`` gives the kernel address of a task's
+``struct task_struct``. The tracing code installs the real layout by setting
+``kernel.subsys["task_struct_addr"]`` to a callable ``(task) -> addr``; until then a region per
+task is allocated holding ``pid``, ``tgid`` and ``comm`` at their offsets in ``kernel.btf``'s
+``struct task_struct`` (or, without BTF, at 0, 4 and 8 — an invented layout).
+"""
+
+import errno
+
+from ..errors import BpfError
+from ..memory import MemoryFault
+from ..uapi import BpfAttachType, BpfFuncId as F
+from . import bprintf
+from .common import (U32_MASK, U64_MASK, copy_from_kernel_nofault, copy_from_user_nofault,
+                     copy_to_user_nofault, current_task, map_of, read_kernel,
+                     strncpy_from_kernel_nofault, strncpy_from_user_nofault, write_kernel, write_padded,
+                     zero_fill)
+from .core import _proto, read_u64_array
+from .proto import (ARG_PTR_TO_MEM_OR_NULL, ARG_PTR_TO_UNINIT_MEM, ARG_PTR_TO_WRITABLE_U64,
+                    RET_PTR_TO_BTF_ID_OR_NULL, RET_PTR_TO_BTF_ID_TRUSTED,
+                    RET_PTR_TO_MAP_VALUE_OR_NULL, BpfArgType as A,
+                    BpfReturnType as R, BpfTypeFlag as T)
+from ..memory import TASK_SIZE
+
+BPF_F_INDEX_MASK = 0xFFFFFFFF
+BPF_F_CURRENT_CPU = 0xFFFFFFFF
+BPF_F_CTXLEN_MASK = 0xFFFFF << 32
+BPF_F_SKIP_FIELD_MASK = 0xFF
+BPF_F_USER_STACK = 1 << 8
+BPF_F_FAST_STACK_CMP = 1 << 9
+BPF_F_REUSE_STACKID = 1 << 10
+BPF_F_USER_BUILD_ID = 1 << 11
+MAX_PERF_OUTPUT_NEST = 3                 # bpf_trace_sample_data.sds[3]
+_MEM_RO = A.ARG_PTR_TO_MEM | T.MEM_RDONLY
+_MAP = A.ARG_CONST_MAP_PTR
+_CTX = A.ARG_PTR_TO_CTX
+_BTF_TASK = ("struct", "task_struct")
+
+
+# -- probe reads ------------------------------------------------------------------------------
+
+
+def _probe_result(run, dst, size, got):
+    if isinstance(got, int):
+        zero_fill(run, dst, size)
+        return got
+    write_kernel(run, dst, got)
+    return 0
+
+
+def _probe_str_result(run, dst, size, got):
+    if isinstance(got, int):
+        zero_fill(run, dst, size)
+        return got
+    write_kernel(run, dst, got)
+    return len(got)
+
+
+def bpf_probe_read_user(run, r1, r2, r3, r4=0, r5=0):
+    size = r2 & U32_MASK
+    return _probe_result(run, r1, size, copy_from_user_nofault(run, r3, size))
+
+
+def bpf_probe_read_kernel(run, r1, r2, r3, r4=0, r5=0):
+    size = r2 & U32_MASK
+    return _probe_result(run, r1, size, copy_from_kernel_nofault(run, r3, size))
+
+
+def bpf_probe_read_user_str(run, r1, r2, r3, r4=0, r5=0):
+    size = r2 & U32_MASK
+    return _probe_str_result(run, r1, size, strncpy_from_user_nofault(run, r3, size))
+
+
+def bpf_probe_read_kernel_str(run, r1, r2, r3, r4=0, r5=0):
+    size = r2 & U32_MASK
+    return _probe_str_result(run, r1, size, strncpy_from_kernel_nofault(run, r3, size))
+
+
+def bpf_probe_read_compat(run, r1, r2, r3, r4=0, r5=0):
+    if r3 < TASK_SIZE:
+        return bpf_probe_read_user(run, r1, r2, r3)
+    return bpf_probe_read_kernel(run, r1, r2, r3)
+
+
+def bpf_probe_read_compat_str(run, r1, r2, r3, r4=0, r5=0):
+    if r3 < TASK_SIZE:
+        return bpf_probe_read_user_str(run, r1, r2, r3)
+    return bpf_probe_read_kernel_str(run, r1, r2, r3)
+
+
+def bpf_probe_write_user(run, r1, r2, r3, r4=0, r5=0):
+    """EPERM from a kernel thread or an exiting task (no current mm), else copy_to_user_nofault."""
+    task = current_task(run)
+    if task is None or not getattr(task, "alive", True):
+        return -errno.EPERM
+    data = read_kernel(run, r2, r3 & U32_MASK)
+    if data is None:
+        return -errno.EFAULT
+    return copy_to_user_nofault(run, r1, data)
+
+
+def bpf_copy_from_user(run, r1, r2, r3, r4=0, r5=0):
+    """helpers.c bpf_copy_from_user (sleepable programs only): 0 or -EFAULT, dst zeroed."""
+    size = r2 & U32_MASK
+    got = copy_from_user_nofault(run, r3, size)
+    if isinstance(got, int):
+        zero_fill(run, r1, size)
+        return -errno.EFAULT
+    write_kernel(run, r1, got)
+    return 0
+
+
+def bpf_copy_from_user_task(run, r1, r2, r3, r4, r5):
+    """helpers.c bpf_copy_from_user_task(dst, size, user_ptr, task, flags): access_process_vm."""
+    size = r2 & U32_MASK
+    if r5:
+        return -errno.EINVAL
+    if not size:
+        return 0
+    task = task_of_addr(run.kernel, r4)
+    try:
+        if task is None:
+            raise MemoryFault(r3, size, False, "no task")
+        data = task.mm.read(r3, size)
+    except MemoryFault:
+        zero_fill(run, r1, size)
+        return -errno.EFAULT
+    write_kernel(run, r1, data)
+    return 0
+
+
+_probe = (ARG_PTR_TO_UNINIT_MEM, A.ARG_CONST_SIZE_OR_ZERO, A.ARG_ANYTHING)
+bpf_probe_read_user_proto = _proto(bpf_probe_read_user, "probe_read_user", R.RET_INTEGER, _probe, gpl=True)
+bpf_probe_read_user_str_proto = _proto(bpf_probe_read_user_str, "probe_read_user_str", R.RET_INTEGER,
+                                       _probe, gpl=True)
+bpf_probe_read_kernel_proto = _proto(bpf_probe_read_kernel, "probe_read_kernel", R.RET_INTEGER,
+                                     _probe, gpl=True)
+bpf_probe_read_kernel_str_proto = _proto(bpf_probe_read_kernel_str, "probe_read_kernel_str",
+                                         R.RET_INTEGER, _probe, gpl=True)
+bpf_probe_read_compat_proto = _proto(bpf_probe_read_compat, "probe_read", R.RET_INTEGER, _probe, gpl=True)
+bpf_probe_read_compat_str_proto = _proto(bpf_probe_read_compat_str, "probe_read_str", R.RET_INTEGER,
+                                         _probe, gpl=True)
+bpf_probe_write_user_proto = _proto(bpf_probe_write_user, "probe_write_user", R.RET_INTEGER,
+                                    (A.ARG_ANYTHING, _MEM_RO, A.ARG_CONST_SIZE), gpl=True)
+bpf_copy_from_user_proto = _proto(bpf_copy_from_user, "copy_from_user", R.RET_INTEGER, _probe,
+                                  might_sleep=True)
+bpf_copy_from_user_task_proto = _proto(bpf_copy_from_user_task, "copy_from_user_task", R.RET_INTEGER,
+                                       (ARG_PTR_TO_UNINIT_MEM, A.ARG_CONST_SIZE_OR_ZERO, A.ARG_ANYTHING,
+                                        A.ARG_PTR_TO_BTF_ID, A.ARG_ANYTHING), gpl=True, might_sleep=True,
+                                       arg_btf_ids=(None, None, None, _BTF_TASK))
+
+
+# -- trace_printk ------------------------------------------------------------------------------
+
+
+def trace_bpf_trace_printk(run, text: bytes) -> None:
+    """The bpf_trace:bpf_trace_printk tracepoint: one entry in the kernel's trace buffer."""
+    from ..trace_pipe import trace_buffer
+    trace_buffer(run.kernel).emit("bpf_trace_printk", text, run.cpu, current_task(run),
+                                  getattr(run, "trace_flags", "...2."))
+
+
+def _printk(run, fmt_addr, fmt_size, args, num_args):
+    raw = read_kernel(run, fmt_addr, fmt_size)
+    if raw is None:
+        return -errno.EFAULT
+    nul = raw.find(0)
+    if nul < 0:
+        return -errno.EINVAL                 # strnchr(fmt, fmt_size, 0) found no NUL
+    pieces = bprintf.bpf_bprintf_prepare(run, raw[:nul], args, num_args)
+    if isinstance(pieces, int):
+        return pieces
+    text, full = bprintf.bstr_printf(run, pieces, bprintf.MAX_BPRINTF_BUF)
+    trace_bpf_trace_printk(run, text)
+    return full
+
+
+def bpf_trace_printk(run, r1, r2, r3, r4, r5):
+    """bpf_trace_printk(fmt, fmt_size, arg1, arg2, arg3): the length printed, or -EINVAL."""
+    return _printk(run, r1, r2 & U32_MASK, [r3, r4, r5], bprintf.MAX_TRACE_PRINTK_VARARGS)
+
+
+def bpf_trace_vprintk(run, r1, r2, r3, r4, r5=0):
+    """bpf_trace_vprintk(fmt, fmt_size, args, data_len): data_len a multiple of 8, <= 12 args."""
+    data_len = r4 & U32_MASK
+    if data_len & 7 or data_len > bprintf.MAX_BPRINTF_VARARGS * 8 or (data_len and not r3):
+        return -errno.EINVAL
+    n = data_len // 8
+    return _printk(run, r1, r2 & U32_MASK, read_u64_array(run, r3, n), n)
+
+
+bpf_trace_printk_proto = _proto(bpf_trace_printk, "trace_printk", R.RET_INTEGER,
+                                (_MEM_RO, A.ARG_CONST_SIZE), gpl=True)
+bpf_trace_vprintk_proto = _proto(bpf_trace_vprintk, "trace_vprintk", R.RET_INTEGER,
+                                 (_MEM_RO, A.ARG_CONST_SIZE, ARG_PTR_TO_MEM_OR_NULL | T.MEM_RDONLY,
+                                  A.ARG_CONST_SIZE_OR_ZERO), gpl=True)
+
+
+# -- the current task_struct ------------------------------------------------------------------------
+
+
+def task_struct_addr(kernel, task) -> int:
+    """Kernel address of ``task``'s struct task_struct (None: the current CPU's idle task).
+    ``kernel.subsys["task_struct_addr"]`` replaces the default layout (module docstring)."""
+    hook = kernel.subsys.get("task_struct_addr")
+    if hook is not None:
+        return hook(task)
+    return _default_task_struct(kernel, task)
+
+
+def task_of_addr(kernel, addr: int):
+    """The TaskStruct whose task_struct lives at ``addr`` (None if none does)."""
+    region = kernel.mem.region_of(addr)
+    owner = region.owner if region is not None and region.start == addr else None
+    return owner if hasattr(owner, "mm") else None
+
+
+def _task_layout(kernel):
+    layout = kernel.subsys.get("bpf_task_layout")
+    if layout is None:
+        layout = (64, 0, 4, 8)
+        try:
+            btf = kernel.btf
+            tid = btf.find_by_name_kind("task_struct", 4)       # BTF_KIND_STRUCT
+            offs = {m.name: m.bit_offset // 8 for m in btf.members(tid)}
+            layout = (btf.resolve_size(tid), offs["pid"], offs["tgid"], offs["comm"])
+        except Exception:                                      # no BTF or no task_struct in it
+            pass
+        kernel.subsys["bpf_task_layout"] = layout
+    return layout
+
+
+def _default_task_struct(kernel, task) -> int:
+    cache = kernel.subsys.setdefault("bpf_task_structs", {})
+    key = id(task) if task is not None else ("idle", kernel.current_cpu)
+    size, off_pid, off_tgid, off_comm = _task_layout(kernel)
+    region = cache.get(key)
+    if region is None:
+        region = kernel.mem.alloc(size, "struct task_struct", kind="kernel", writable=False,
+                                  owner=task)
+        cache[key] = region
+    pid, tgid = (task.pid, task.tgid) if task is not None else (0, 0)
+    comm = (task.comm if task is not None else f"swapper/{kernel.current_cpu}").encode()[:15]
+    buf = region.buf
+    buf[off_pid:off_pid + 4] = pid.to_bytes(4, "little")
+    buf[off_tgid:off_tgid + 4] = tgid.to_bytes(4, "little")
+    buf[off_comm:off_comm + 16] = comm + bytes(16 - len(comm))
+    return region.start
+
+
+def bpf_get_current_task(run, r1=0, r2=0, r3=0, r4=0, r5=0):
+    return task_struct_addr(run.kernel, current_task(run))
+
+
+bpf_get_current_task_proto = _proto(bpf_get_current_task, "get_current_task", R.RET_INTEGER, gpl=True)
+bpf_get_current_task_btf_proto = _proto(bpf_get_current_task, "get_current_task_btf",
+                                        RET_PTR_TO_BTF_ID_TRUSTED, gpl=True, ret_btf_id=_BTF_TASK)
+
+
+# -- perf event output ------------------------------------------------------------------------
+
+
+def _perf_output(run, map_addr, flags, data: bytes):
+    """__bpf_perf_event_output through the perf event array's ``map_perf_event_output`` op
+    (E2BIG: index past max_entries; ENOENT: empty slot; EINVAL: not a BPF_OUTPUT event;
+    EOPNOTSUPP: event on another CPU), with the per-CPU nesting limit (EBUSY past 3)."""
+    if flags & ~BPF_F_INDEX_MASK:
+        return -errno.EINVAL
+    m = map_of(run, map_addr)
+    if m is None or m.ops.map_perf_event_output is None:
+        return -errno.EINVAL
+    percpu = run.kernel.cpu(run.cpu).percpu
+    nest = percpu.get("bpf_trace_nest_level", 0) + 1
+    if nest > MAX_PERF_OUTPUT_NEST:
+        return -errno.EBUSY
+    percpu["bpf_trace_nest_level"] = nest
+    try:
+        m.ops.map_perf_event_output(m, flags & BPF_F_INDEX_MASK, data)
+    except BpfError as e:
+        return -e.errno
+    finally:
+        percpu["bpf_trace_nest_level"] = nest - 1
+    return 0
+
+
+def bpf_perf_event_output(run, r1, r2, r3, r4, r5):
+    """bpf_perf_event_output(ctx, map, flags, data, size) for kprobe, tracepoint and raw_tp
+    programs (the three kernel variants differ only in where they take pt_regs from)."""
+    data = read_kernel(run, r4, r5 & U64_MASK) if r5 else b""
+    if data is None:
+        return -errno.EFAULT
+    return _perf_output(run, r2, r3, data)
+
+
+_perf_args = (_CTX, _MAP, A.ARG_ANYTHING, _MEM_RO, A.ARG_CONST_SIZE_OR_ZERO)
+bpf_perf_event_output_proto = _proto(bpf_perf_event_output, "perf_event_output", R.RET_INTEGER,
+                                     _perf_args, gpl=True)
+bpf_perf_event_output_proto_tp = bpf_perf_event_output_proto
+bpf_perf_event_output_proto_raw_tp = bpf_perf_event_output_proto
+
+
+# -- stacks -------------------------------------------------------------------------------------
+
+
+def _callchain(run, user: bool, max_depth: int) -> list[int]:
+    """get_perf_callchain: the simulated stack of the run context, innermost frame first."""
+    ips = list(run.ustack if user else run.kstack)
+    limit = min(max_depth, run.kernel.sysctl["kernel.perf_event_max_stack"])
+    return ips[:limit]
+
+
+def bpf_get_stackid(run, r1, r2, r3, r4=0, r5=0):
+    """bpf_get_stackid(ctx, map, flags) through the stack map's ``map_get_stackid`` op, which
+    applies the skip, hashing and BPF_F_REUSE_STACKID / FAST_STACK_CMP rules."""
+    flags = r3
+    if flags & ~(BPF_F_SKIP_FIELD_MASK | BPF_F_USER_STACK | BPF_F_FAST_STACK_CMP | BPF_F_REUSE_STACKID):
+        return -errno.EINVAL
+    m = map_of(run, r2)
+    if m is None or m.ops.map_get_stackid is None:
+        return -errno.EINVAL
+    max_depth = m.value_size // 8 + (flags & BPF_F_SKIP_FIELD_MASK)
+    ips = _callchain(run, bool(flags & BPF_F_USER_STACK), max_depth)
+    try:
+        return m.ops.map_get_stackid(m, ips, flags)
+    except BpfError as e:
+        return -e.errno
+
+
+def bpf_get_stack(run, r1, r2, r3, r4, r5=0):
+    """bpf_get_stack(ctx, buf, size, flags) (stackmap.c __bpf_get_stack): bytes copied, the rest
+    of buf zeroed; EINVAL for bad flags or a size not a multiple of the entry size; EFAULT when
+    the stack has fewer frames than ``skip``. Build ids are not modelled (-EINVAL)."""
+    size, flags = r3 & U32_MASK, r4
+    skip = flags & BPF_F_SKIP_FIELD_MASK
+    user = bool(flags & BPF_F_USER_STACK)
+    err = -errno.EINVAL
+    if not flags & ~(BPF_F_SKIP_FIELD_MASK | BPF_F_USER_STACK | BPF_F_USER_BUILD_ID) \
+            and not flags & BPF_F_USER_BUILD_ID and size % 8 == 0:
+        num_elem = size // 8
+        ips = _callchain(run, user, num_elem + skip)
+        if len(ips) >= skip:
+            ips = ips[skip:skip + num_elem]
+            data = b"".join((ip & U64_MASK).to_bytes(8, "little") for ip in ips)
+            if write_padded(run, r2, data, size):
+                return -errno.EFAULT
+            return len(data)
+        err = -errno.EFAULT
+    zero_fill(run, r2, size)
+    return err
+
+
+bpf_get_stackid_proto = _proto(bpf_get_stackid, "get_stackid", R.RET_INTEGER,
+                               (_CTX, _MAP, A.ARG_ANYTHING), gpl=True)
+bpf_get_stack_proto = _proto(bpf_get_stack, "get_stack", R.RET_INTEGER,
+                             (_CTX, ARG_PTR_TO_UNINIT_MEM, A.ARG_CONST_SIZE_OR_ZERO, A.ARG_ANYTHING),
+                             gpl=True)
+
+
+# -- signals, kprobe override, branch snapshot ------------------------------------------------
+
+
+def send_signal_hook(kernel):
+    """``kernel.subsys["send_signal"]``: callable (task, sig, pidtype) -> int; the default queues
+    the signal on ``task.pending_signals`` (a list the task code or a test reads)."""
+    return kernel.subsys.get("send_signal") or _queue_signal
+
+
+def _queue_signal(task, sig, pidtype) -> int:
+    pending = getattr(task, "pending_signals", None)
+    if pending is None:
+        pending = task.pending_signals = []
+    pending.append((sig, pidtype))
+    return 0
+
+
+def _send_signal(run, sig, pidtype):
+    task = current_task(run)
+    if task is None or not getattr(task, "alive", True):
+        return -errno.EPERM                   # PF_KTHREAD | PF_EXITING
+    if not 0 < (sig & U32_MASK) <= 64:        # valid_signal()
+        return -errno.EINVAL
+    return send_signal_hook(run.kernel)(task, sig & U32_MASK, pidtype)
+
+
+def bpf_send_signal(run, r1, r2=0, r3=0, r4=0, r5=0):
+    return _send_signal(run, r1, "tgid")
+
+
+def bpf_send_signal_thread(run, r1, r2=0, r3=0, r4=0, r5=0):
+    return _send_signal(run, r1, "pid")
+
+
+def bpf_override_return(run, r1, r2, r3=0, r4=0, r5=0):
+    """kprobe only: regs_set_return_value + override_function_with_return. The kprobe handler
+    reads ``run.override_return`` after the program and skips the probed function."""
+    run.override_return = r2 & U64_MASK
+    return 0
+
+
+def bpf_get_branch_snapshot(run, r1, r2, r3, r4=0, r5=0):
+    """No LBR in the simulated CPU: x86 gives -EINVAL for flags, else -ENOENT (no entries)."""
+    if run.kernel.arch not in ("x86_64", "i386"):
+        return -errno.ENOENT
+    return -errno.EINVAL if r3 else -errno.ENOENT
+
+
+bpf_send_signal_proto = _proto(bpf_send_signal, "send_signal", R.RET_INTEGER, (A.ARG_ANYTHING,))
+bpf_send_signal_thread_proto = _proto(bpf_send_signal_thread, "send_signal_thread", R.RET_INTEGER,
+                                      (A.ARG_ANYTHING,))
+bpf_override_return_proto = _proto(bpf_override_return, "override_return", R.RET_INTEGER,
+                                   (_CTX, A.ARG_ANYTHING), gpl=True)
+bpf_get_branch_snapshot_proto = _proto(bpf_get_branch_snapshot, "get_branch_snapshot", R.RET_INTEGER,
+                                       (ARG_PTR_TO_UNINIT_MEM, A.ARG_CONST_SIZE_OR_ZERO), gpl=True)
+
+
+# -- trampoline ctx: func ip, args, return value, cookies ------------------------------------------
+
+
+def _ctx_u64(run, ctx, idx):
+    try:
+        return run.mem.load((ctx + 8 * idx) & U64_MASK, 8)
+    except MemoryFault:
+        return None
+
+
+def bpf_get_func_ip_tracing(run, r1, r2=0, r3=0, r4=0, r5=0):
+    """ctx[-2]: the traced function's address, stored by a trampoline built with IP_ARG."""
+    v = _ctx_u64(run, r1, -2)
+    return v if v is not None else 0
+
+
+def bpf_get_func_ip_kprobe(run, r1, r2=0, r3=0, r4=0, r5=0):
+    """The probed address if the kprobe sits on a function entry, else 0."""
+    return run.func_ip if getattr(run, "kprobe_on_func_entry", False) else 0
+
+
+def bpf_get_func_ip_kprobe_multi(run, r1, r2=0, r3=0, r4=0, r5=0):
+    return run.func_ip
+
+
+def bpf_get_attach_cookie(run, r1, r2=0, r3=0, r4=0, r5=0):
+    """The cookie of the link or perf event the program runs for (bpf_run_ctx / event)."""
+    return run.cookie & U64_MASK
+
+
+def bpf_get_func_arg(run, r1, r2, r3, r4=0, r5=0):
+    nr = _ctx_u64(run, r1, -1)
+    if nr is None or (r2 & U32_MASK) >= nr:
+        write_kernel(run, r3, bytes(8))
+        return -errno.EINVAL
+    v = _ctx_u64(run, r1, r2 & U32_MASK) or 0
+    write_kernel(run, r3, v.to_bytes(8, "little"))
+    return 0
+
+
+def bpf_get_func_ret(run, r1, r2, r3=0, r4=0, r5=0):
+    """fexit / fmod_ret: *value = ctx[ctx[-1]]; other attach types: -EOPNOTSUPP (what the
+    verifier's inlining produces for them)."""
+    if run.prog is not None and run.prog.expected_attach_type not in (
+            BpfAttachType.BPF_TRACE_FEXIT, BpfAttachType.BPF_MODIFY_RETURN):
+        return -errno.EOPNOTSUPP
+    nr = _ctx_u64(run, r1, -1)
+    v = _ctx_u64(run, r1, nr) if nr is not None else None
+    write_kernel(run, r2, (v or 0).to_bytes(8, "little"))
+    return 0 if v is not None else -errno.EFAULT
+
+
+def bpf_get_func_arg_cnt(run, r1, r2=0, r3=0, r4=0, r5=0):
+    v = _ctx_u64(run, r1, -1)
+    return v if v is not None else 0
+
+
+bpf_get_func_ip_proto_tracing = _proto(bpf_get_func_ip_tracing, "get_func_ip", R.RET_INTEGER, (_CTX,),
+                                       gpl=True)
+bpf_get_func_ip_proto_kprobe = _proto(bpf_get_func_ip_kprobe, "get_func_ip", R.RET_INTEGER, (_CTX,),
+                                      gpl=True)
+bpf_get_func_ip_proto_kprobe_multi = _proto(bpf_get_func_ip_kprobe_multi, "get_func_ip",
+                                            R.RET_INTEGER, (_CTX,))
+bpf_get_attach_cookie_proto = _proto(bpf_get_attach_cookie, "get_attach_cookie", R.RET_INTEGER, (_CTX,))
+bpf_get_func_arg_proto = _proto(bpf_get_func_arg, "get_func_arg", R.RET_INTEGER,
+                                (_CTX, A.ARG_ANYTHING, ARG_PTR_TO_WRITABLE_U64), arg_size=(0, 0, 8))
+bpf_get_func_ret_proto = _proto(bpf_get_func_ret, "get_func_ret", R.RET_INTEGER,
+                                (_CTX, ARG_PTR_TO_WRITABLE_U64), arg_size=(0, 8))
+bpf_get_func_arg_cnt_proto = _proto(bpf_get_func_arg_cnt, "get_func_arg_cnt", R.RET_INTEGER, (_CTX,))
+
+
+# -- d_path -----------------------------------------------------------------------------------
+
+# btf_allowlist_d_path (CONFIG_SECURITY and CONFIG_SECURITY_PATH on)
+D_PATH_ALLOWLIST = frozenset({"security_file_permission", "security_inode_getattr",
+                              "security_file_open", "security_path_truncate", "vfs_truncate",
+                              "vfs_fallocate", "dentry_open", "vfs_getattr", "filp_close"})
+
+
+def bpf_d_path_allowed(prog) -> bool:
+    """bpf_d_path_allowed: iterators, sleepable LSM hooks, or an allowlisted attach target."""
+    from ..uapi import BpfProgType
+    if prog.type == BpfProgType.BPF_PROG_TYPE_TRACING and \
+            prog.expected_attach_type == BpfAttachType.BPF_TRACE_ITER:
+        return True
+    if prog.type == BpfProgType.BPF_PROG_TYPE_LSM:
+        return True
+    return prog.aux.attach_func_name in D_PATH_ALLOWLIST
+
+
+def bpf_d_path(run, r1, r2, r3, r4=0, r5=0):
+    """The path of a ``struct path *`` through ``kernel.subsys["d_path"]`` (callable addr ->
+    str or None, from the simulated VFS). Returns the length including the NUL; -ENAMETOOLONG
+    when it does not fit, -EINVAL when the path is unknown."""
+    size = r3 & U32_MASK
+    if not size:
+        return 0
+    resolve = run.kernel.subsys.get("d_path")
+    path = resolve(r1) if callable(resolve) else None
+    if path is None:
+        return -errno.EINVAL
+    data = path.encode() + b"\0"
+    if len(data) > size:
+        return -errno.ENAMETOOLONG
+    write_kernel(run, r2, data)
+    return len(data)
+
+
+bpf_d_path_proto = _proto(bpf_d_path, "d_path", R.RET_INTEGER,
+                          (A.ARG_PTR_TO_BTF_ID, A.ARG_PTR_TO_MEM | T.MEM_WRITE, A.ARG_CONST_SIZE_OR_ZERO),
+                          arg_btf_ids=(("struct", "path"),), allowed=bpf_d_path_allowed)
+
+
+# -- offered by 6.18, not implemented by kernelsim (func None) ------------------------------------
+
+bpf_perf_event_read_proto = _proto(None, "perf_event_read", R.RET_INTEGER, (_MAP, A.ARG_ANYTHING), gpl=True)
+bpf_perf_event_read_value_proto = _proto(None, "perf_event_read_value", R.RET_INTEGER,
+                                         (_MAP, A.ARG_ANYTHING, ARG_PTR_TO_UNINIT_MEM, A.ARG_CONST_SIZE),
+                                         gpl=True)
+bpf_perf_prog_read_value_proto = _proto(None, "perf_prog_read_value", R.RET_INTEGER,
+                                        (_CTX, ARG_PTR_TO_UNINIT_MEM, A.ARG_CONST_SIZE), gpl=True)
+bpf_read_branch_records_proto = _proto(None, "read_branch_records", R.RET_INTEGER,
+                                       (_CTX, ARG_PTR_TO_MEM_OR_NULL | T.MEM_WRITE,
+                                        A.ARG_CONST_SIZE_OR_ZERO, A.ARG_ANYTHING), gpl=True)
+bpf_task_pt_regs_proto = _proto(None, "task_pt_regs", R.RET_PTR_TO_BTF_ID, (A.ARG_PTR_TO_BTF_ID,),
+                                gpl=True, arg_btf_ids=(_BTF_TASK,), ret_btf_id=("struct", "pt_regs"))
+bpf_get_task_stack_proto = _proto(None, "get_task_stack", R.RET_INTEGER,
+                                  (A.ARG_PTR_TO_BTF_ID, ARG_PTR_TO_UNINIT_MEM, A.ARG_CONST_SIZE_OR_ZERO,
+                                   A.ARG_ANYTHING), gpl=True, arg_btf_ids=(_BTF_TASK,))
+bpf_find_vma_proto = _proto(None, "find_vma", R.RET_INTEGER,
+                            (A.ARG_PTR_TO_BTF_ID, A.ARG_ANYTHING, A.ARG_PTR_TO_FUNC,
+                             A.ARG_PTR_TO_STACK | T.PTR_MAYBE_NULL, A.ARG_ANYTHING),
+                            arg_btf_ids=(_BTF_TASK,))
+bpf_snprintf_btf_proto = _proto(None, "snprintf_btf", R.RET_INTEGER,
+                                (A.ARG_PTR_TO_MEM | T.MEM_WRITE, A.ARG_CONST_SIZE, _MEM_RO,
+                                 A.ARG_CONST_SIZE, A.ARG_ANYTHING))
+_SEQ = ("struct", "seq_file")
+bpf_seq_printf_proto = _proto(None, "seq_printf", R.RET_INTEGER,
+                              (A.ARG_PTR_TO_BTF_ID, _MEM_RO, A.ARG_CONST_SIZE,
+                               ARG_PTR_TO_MEM_OR_NULL | T.MEM_RDONLY, A.ARG_CONST_SIZE_OR_ZERO),
+                              gpl=True, arg_btf_ids=(_SEQ,))
+bpf_seq_write_proto = _proto(None, "seq_write", R.RET_INTEGER,
+                             (A.ARG_PTR_TO_BTF_ID, _MEM_RO, A.ARG_CONST_SIZE_OR_ZERO), gpl=True,
+                             arg_btf_ids=(_SEQ,))
+bpf_seq_printf_btf_proto = _proto(None, "seq_printf_btf", R.RET_INTEGER,
+                                  (A.ARG_PTR_TO_BTF_ID, _MEM_RO, A.ARG_CONST_SIZE_OR_ZERO, A.ARG_ANYTHING),
+                                  gpl=True, arg_btf_ids=(_SEQ,))
+_SKB = ("struct", "sk_buff")
+bpf_skb_output_proto = _proto(None, "skb_output", R.RET_INTEGER,
+                              (A.ARG_PTR_TO_BTF_ID, _MAP, A.ARG_ANYTHING, _MEM_RO,
+                               A.ARG_CONST_SIZE_OR_ZERO), gpl=True, arg_btf_ids=(_SKB,))
+bpf_xdp_output_proto = _proto(None, "xdp_output", R.RET_INTEGER,
+                              (A.ARG_PTR_TO_BTF_ID, _MAP, A.ARG_ANYTHING, _MEM_RO,
+                               A.ARG_CONST_SIZE_OR_ZERO), gpl=True, arg_btf_ids=(("struct", "xdp_buff"),))
+_SKC = A.ARG_PTR_TO_BTF_ID_SOCK_COMMON
+
+
+def _skc_to(name, struct):
+    return _proto(None, name, RET_PTR_TO_BTF_ID_OR_NULL, (_SKC,), ret_btf_id=("struct", struct))
+
+
+bpf_skc_to_tcp6_sock_proto = _skc_to("skc_to_tcp6_sock", "tcp6_sock")
+bpf_skc_to_tcp_sock_proto = _skc_to("skc_to_tcp_sock", "tcp_sock")
+bpf_skc_to_tcp_timewait_sock_proto = _skc_to("skc_to_tcp_timewait_sock", "tcp_timewait_sock")
+bpf_skc_to_tcp_request_sock_proto = _skc_to("skc_to_tcp_request_sock", "tcp_request_sock")
+bpf_skc_to_udp6_sock_proto = _skc_to("skc_to_udp6_sock", "udp6_sock")
+bpf_skc_to_unix_sock_proto = _skc_to("skc_to_unix_sock", "unix_sock")
+bpf_skc_to_mptcp_sock_proto = _skc_to("skc_to_mptcp_sock", "mptcp_sock")
+bpf_sk_storage_get_tracing_proto = _proto(None, "sk_storage_get", RET_PTR_TO_MAP_VALUE_OR_NULL,
+                                          (_MAP, A.ARG_PTR_TO_BTF_ID_SOCK_COMMON | T.PTR_MAYBE_NULL,
+                                           A.ARG_PTR_TO_MAP_VALUE | T.PTR_MAYBE_NULL, A.ARG_ANYTHING))
+bpf_sk_storage_delete_tracing_proto = _proto(None, "sk_storage_delete", R.RET_INTEGER,
+                                             (_MAP, A.ARG_PTR_TO_BTF_ID_SOCK_COMMON | T.PTR_MAYBE_NULL))
+bpf_sock_from_file_proto = _proto(None, "sock_from_file", RET_PTR_TO_BTF_ID_OR_NULL,
+                                  (A.ARG_PTR_TO_BTF_ID,), arg_btf_ids=(("struct", "file"),),
+                                  ret_btf_id=("struct", "socket"))
+bpf_get_socket_ptr_cookie_proto = _proto(None, "get_socket_cookie", R.RET_INTEGER,
+                                         (A.ARG_PTR_TO_BTF_ID_SOCK_COMMON | T.PTR_MAYBE_NULL,))
+bpf_xdp_get_buff_len_trace_proto = _proto(None, "xdp_get_buff_len", R.RET_INTEGER,
+                                          (A.ARG_PTR_TO_BTF_ID,), arg_btf_ids=(("struct", "xdp_buff"),))
+
+
+BASE_CAP_PERFMON_TRACE = {
+    F.BPF_FUNC_trace_printk: bpf_trace_printk_proto,
+    F.BPF_FUNC_trace_vprintk: bpf_trace_vprintk_proto,
+    F.BPF_FUNC_get_current_task: bpf_get_current_task_proto,
+    F.BPF_FUNC_get_current_task_btf: bpf_get_current_task_btf_proto,
+    F.BPF_FUNC_probe_read_user: bpf_probe_read_user_proto,
+    F.BPF_FUNC_probe_read_kernel: bpf_probe_read_kernel_proto,
+    F.BPF_FUNC_probe_read_user_str: bpf_probe_read_user_str_proto,
+    F.BPF_FUNC_probe_read_kernel_str: bpf_probe_read_kernel_str_proto,
+    F.BPF_FUNC_copy_from_user: bpf_copy_from_user_proto,
+    F.BPF_FUNC_copy_from_user_task: bpf_copy_from_user_task_proto,
+    F.BPF_FUNC_snprintf_btf: bpf_snprintf_btf_proto,
+    F.BPF_FUNC_task_pt_regs: bpf_task_pt_regs_proto,
+    F.BPF_FUNC_perf_event_read: bpf_perf_event_read_proto,
+    F.BPF_FUNC_perf_event_read_value: bpf_perf_event_read_value_proto,
+    F.BPF_FUNC_send_signal: bpf_send_signal_proto,
+    F.BPF_FUNC_send_signal_thread: bpf_send_signal_thread_proto,
+    F.BPF_FUNC_get_task_stack: bpf_get_task_stack_proto,
+    F.BPF_FUNC_get_branch_snapshot: bpf_get_branch_snapshot_proto,
+    F.BPF_FUNC_find_vma: bpf_find_vma_proto,
+}
