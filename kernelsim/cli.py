@@ -16,6 +16,14 @@ SUBCOMMANDS = {
     "conformance-plugin": ("kernelsim.isa.cli", "plugin_main",
                            "bpf_conformance plugin: program hex on stdin, r0 on stdout"),
     "btf": ("btf.cli", "main", "btf dump | funcs: inspect BTF files"),
+    "replay": ("kernelsim.replay.cli", "replay_main", "replay YAML tracing scenarios, check their expectations"),
+    "prog": ("kernelsim.tools.bpftool_cmds", "prog_main", "prog list|show|dump xlated (bpftool style)"),
+    "map": ("kernelsim.tools.bpftool_cmds", "map_main", "map list|show|dump (bpftool style)"),
+    "link": ("kernelsim.tools.bpftool_cmds", "link_main", "link list|show (bpftool style)"),
+    "bpftool": ("kernelsim.tools.bpftool_cmds", "bpftool_main",
+                "bpftool-like front: prog|map|link|btf|trampoline|asm|disasm ..."),
+    "trampoline": ("kernelsim.tools.trampoline_cmd", "main",
+                   "trampoline show FUNC: the BPF trampoline image for a kernel function"),
 }
 
 

@@ -47,6 +47,9 @@ class KernelState:
         self.log = structlog.get_logger("kernelsim").bind(arch=arch)
         self._btf_source = btf
         self._btf = None
+        from .tracing.hooks import install_tracing_hooks
+        install_tracing_hooks(self)
+        self.subsys.setdefault("tracepoint_hit", self.tracepoint)
 
     # -- BTF -----------------------------------------------------------------------------
 
@@ -57,6 +60,77 @@ class KernelState:
             from .kernel_btf import load_kernel_btf
             self._btf = load_kernel_btf(self._btf_source)
         return self._btf
+
+    # -- simulated kernel functions and objects (kernelsim/tracing) -------------------------
+
+    @property
+    def functions(self):
+        """The kernel function catalog (kernelsim/tracing/functions.py), built on first use."""
+        from .tracing.hooks import functions_of
+        return functions_of(self)
+
+    @property
+    def kobjects(self):
+        """Kernel objects laid out by the kernel BTF (kernelsim/tracing/stdobjects.py)."""
+        from .tracing.hooks import kobjects_of
+        return kobjects_of(self)
+
+    def call(self, func, *args, **kw):
+        """Call a simulated kernel function through whatever is attached to it
+        (kernelsim/tracing/call.py): ``kernel.call("eth_type_trans", skb, dev)``."""
+        from .tracing.call import kernel_call
+        return kernel_call(self, func, *args, **kw)
+
+    # -- BPF filesystem and run-time stats (syscall issue) ----------------------------------
+
+    @property
+    def bpffs(self):
+        """The machine's directory tree with bpffs at /sys/fs/bpf (kernelsim/bpffs.py)."""
+        from .bpffs import get_bpffs
+        return get_bpffs(self)
+
+    def bpf_stats_enabled(self) -> bool:
+        """bpf_stats_enabled_key: on while a BPF_ENABLE_STATS fd is open or the
+        kernel.bpf_stats_enabled sysctl is 1."""
+        return bool(self.sysctl["kernel.bpf_stats_enabled"]) or self.subsys.get("bpf_stats_key", 0) > 0
+
+    # -- tracepoints, tracefs, simulated syscalls (kernelsim/tracing) --------------------
+
+    @property
+    def tracepoints(self):
+        """The tracepoint and trace event catalog (kernelsim/tracing/tracepoints.py)."""
+        from .tracing.tracepoints import tracepoints_of
+        return tracepoints_of(self)
+
+    @property
+    def tracefs(self):
+        """The simulated tracefs: ``kernel.tracefs.read("events/sched/sched_switch/format")``."""
+        from .tracing.tracefs import tracefs_of
+        return tracefs_of(self)
+
+    def tracefs_read(self, path: str) -> str:
+        """``kernel.tracefs.read(path)``."""
+        return self.tracefs.read(path)
+
+    def tracepoint(self, name: str, *args, cpu: int | None = None, task=...) -> None:
+        """Fire tracepoint ``name`` with TP_PROTO ``args`` (kernelsim/tracing/tracepoints.py):
+        ``kernel.tracepoint("sched_switch", False, prev, next, 0)``."""
+        from .tracing.tracepoints import trace_hit
+        trace_hit(self, name, *args, cpu=cpu, task=task)
+
+    def syscall(self, task, nr, *args) -> int:
+        """A system call of ``task`` with sys_enter/sys_exit (kernelsim/tracing/syscalls.py):
+        ``kernel.syscall(task, "openat", -100, "/etc/passwd", 0, 0)``."""
+        from .tracing.syscalls import do_syscall
+        return do_syscall(self, task, nr, *args)
+
+    def __getattr__(self, name: str):
+        """``kernel.trace_<tracepoint>(*args)`` fires that tracepoint."""
+        if name.startswith("trace_"):
+            from .tracing.tp_formats import TRACEPOINTS
+            if name[6:] in TRACEPOINTS:
+                return lambda *args, **kw: self.tracepoint(name[6:], *args, **kw)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # -- CPUs and tasks ------------------------------------------------------------------
 
@@ -84,6 +158,10 @@ class KernelState:
             if not 0 <= cpu < len(self.cpus):
                 raise ValueError(f"no CPU {cpu}: the machine has {len(self.cpus)}")
             self.current_cpu = cpu
+        prev = self.cpus[self.current_cpu].current
+        if prev is not task and "tracepoints" in self.subsys:
+            from .tracing.tracepoints import trace_sched_switch
+            trace_sched_switch(self, prev, task, self.current_cpu)
         self.cpus[self.current_cpu].current = task
         if task is not None:
             task.cpu = self.current_cpu

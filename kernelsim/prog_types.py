@@ -36,6 +36,7 @@ from .helpers.net import sk_filter_func_proto
 from .helpers.proto import BPF_READ, BPF_WRITE, BpfFuncProto
 from .skbuff import SK_BUFF_CTX_SIZE
 from .test_run import bpf_prog_test_run_raw_tp, bpf_prog_test_run_skb
+from .tracing.test_run import bpf_prog_test_run_tracing
 from .uapi import BpfProgType as PT
 
 __all__ = ["BpfCtxDesc", "BpfVerifierOps", "BpfProgOps", "BpfProgTypeOps", "PROG_TYPES",
@@ -118,7 +119,7 @@ PROG_TYPES: dict[int, BpfProgTypeOps] = {
     PT.BPF_PROG_TYPE_TRACING: BpfProgTypeOps(
         "tracing",
         BpfVerifierOps(tf.tracing_prog_func_proto, tracing_prog_is_valid_access),
-        BpfProgOps(test_run=None),      # bpf_prog_test_run_tracing: kernelsim/tracing installs it
+        BpfProgOps(test_run=bpf_prog_test_run_tracing),     # kernelsim/tracing/test_run.py
         BpfCtxDesc("u64 args[] (BTF-typed)", _tracing_ctx_size)),
 }
 

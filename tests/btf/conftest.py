@@ -7,7 +7,7 @@ import pytest
 
 from btf.btf import Btf
 
-VMLINUX = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "vmlinux-6.18.btf"
+from tests.paths import VMLINUX_BTF as VMLINUX
 BPFTOOL = shutil.which("bpftool") or ("/usr/sbin/bpftool" if Path("/usr/sbin/bpftool").exists() else None)
 
 

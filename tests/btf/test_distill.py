@@ -92,7 +92,7 @@ def test_kernel_functions():
 
 
 def test_vmlinux_summary(vmlinux, capsys):
-    from conftest import VMLINUX
+    from tests.paths import VMLINUX_BTF as VMLINUX
     assert main(["funcs", str(VMLINUX), "--summary"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("profile 6.18: 56251 functions, 55938 accepted, 313 refused\n")

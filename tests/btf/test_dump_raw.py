@@ -23,7 +23,7 @@ def ours(btf) -> bytes:
 
 
 def test_vmlinux_identical(bpftool, vmlinux):
-    from conftest import VMLINUX
+    from tests.paths import VMLINUX_BTF as VMLINUX
     assert ours(vmlinux) == bpftool_raw(bpftool, VMLINUX)
 
 

@@ -1,0 +1,66 @@
+"""Per-function native-call codecs: ``trampoline.callconv``'s encode_call / decode_call,
+specialised once per (FuncModel, architecture) so a traced call does not re-run ``place_args``
+(invented; the kernel's compiler does this placement at build time).
+
+``make_codec(model, arch)`` returns ``(encode, decode)``:
+
+* ``encode(cargs, garbage=0) -> NativeCall`` places C argument values in registers and stack
+  words exactly as ``callconv.encode_call`` does;
+* ``decode(regs, stack, mem=None) -> list`` recovers them exactly as ``callconv.decode_call``.
+
+The fast form covers what most kernel functions are: every argument an integer or pointer that
+fits one register word, on an architecture that leaves the bits above a narrow argument
+undefined (x86-64, arm64: those bits come from ``garbage``). Anything else — struct arguments,
+i386 register pairs, riscv64/s390x extension rules — uses callconv itself. Equality with
+callconv is a test (tests/kernelsim/tracing/test_functions.py).
+"""
+
+from trampoline.callconv import (CALLING_CONVENTIONS, EXT_UNDEFINED, NativeCall, decode_call,
+                                 encode_call, normalize_arch, place_args)
+from btf.func_model import BTF_FMODEL_SIGNED_ARG
+
+
+def make_codec(model, arch: str):
+    arch = normalize_arch(arch)
+    cc = CALLING_CONVENTIONS[arch]
+    pl = place_args(model, arch)
+    simple = cc.narrow_ext == EXT_UNDEFINED and all(
+        not loc.by_ref and not loc.is_aggregate and loc.size <= cc.word and len(loc.pieces) == 1
+        for loc in pl.args)
+    if not simple:
+        def encode_slow(cargs, garbage=0):
+            return encode_call(model, arch, cargs, garbage)
+
+        def decode_slow(regs, stack, mem=None):
+            return decode_call(model, arch, regs, stack, mem)
+        return encode_slow, decode_slow
+
+    nregs = len(cc.arg_regs)
+    nstack = pl.nr_stack_words
+    wmask = (1 << (8 * cc.word)) - 1
+    plan = tuple((p.loc == "reg", p.index, (1 << (8 * loc.size)) - 1, 8 * loc.size,
+                  bool(loc.flags & BTF_FMODEL_SIGNED_ARG))
+                 for loc in pl.args for p in loc.pieces)
+
+    def encode(cargs, garbage=0):
+        regs = [0] * nregs
+        stack = [0] * nstack
+        g = garbage & wmask
+        for (in_reg, idx, mask, _bits, _signed), v in zip(plan, cargs):
+            w = (g & ~mask) | (v & mask)
+            if in_reg:
+                regs[idx] = w
+            else:
+                stack[idx] = w
+        return NativeCall(regs, stack, {})
+
+    def decode(regs, stack, mem=None):
+        out = []
+        for in_reg, idx, mask, bits, signed in plan:
+            v = (regs[idx] if in_reg else stack[idx]) & mask
+            if signed and v >> (bits - 1):
+                v -= 1 << bits
+            out.append(v)
+        return out
+
+    return encode, decode
