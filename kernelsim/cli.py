@@ -24,6 +24,8 @@ SUBCOMMANDS = {
                 "bpftool-like front: prog|map|link|btf|trampoline|asm|disasm ..."),
     "trampoline": ("kernelsim.tools.trampoline_cmd", "main",
                    "trampoline show FUNC: the BPF trampoline image for a kernel function"),
+    "tracefs": ("kernelsim.tools.tracefs_cmd", "main",
+                "tracefs cat|ls PATH: the simulated tracefs (formats, ids, available_events)"),
 }
 
 
