@@ -24,6 +24,8 @@ class Task(TaskStruct):
         buffer); fields the kernel writes back are written into it when it is writable. Pointer
         fields are addresses in this Python process's memory (ctypes/cffi buffers)."""
         from syscall.dispatch import sys_bpf
+        from syscall.perf import wire_link_hooks
+        wire_link_hooks()                  # LINK_CREATE for perf events and kprobe_multi
         return sys_bpf(self, cmd, attr, size)
 
     def close(self, fd: int) -> int:
@@ -42,6 +44,12 @@ class Task(TaskStruct):
         from syscall.object import bpf_object_open_and_load
         return bpf_object_open_and_load(self, path, **opts)
 
+    def open_object(self, path, **opts):
+        """Open a BPF object without loading it (libbpf's two phases): set ``obj.rodata.x``,
+        ``obj.progs[name].autoload`` ..., then ``obj.load()`` (syscall/object)."""
+        from syscall.object import bpf_object_open
+        return bpf_object_open(self, path, **opts)
+
     def perf_event_open(self, attr, pid: int = -1, cpu: int = 0, group_fd: int = -1,
                         flags: int = 0) -> int:
         """perf_event_open(2) for the tracepoint and kprobe PMUs: an fd or -errno."""
@@ -52,6 +60,12 @@ class Task(TaskStruct):
         """ioctl(2) on a perf event fd (PERF_EVENT_IOC_SET_BPF / ENABLE / DISABLE): 0 or -errno."""
         from syscall.perf import sys_ioctl
         return sys_ioctl(self, fd, request, arg)
+
+    def mmap(self, fd: int, length: int, prot: int = 3, flags: int = 1, offset: int = 0):
+        """mmap(2) of a perf event fd: a writable memoryview of its ring buffer (header page and
+        data pages), or -errno."""
+        from syscall.perf import sys_mmap
+        return sys_mmap(self, fd, length, prot, flags, offset)
 
 
 class Kernel(KernelState):

@@ -45,12 +45,18 @@ class TaskStruct:
             child.mm.map_at(region.start, bytearray(region.buf), region.name, region.kind,
                             region.writable)
         child.mm._next = self.mm._next
+        if "tracepoints" in self.kernel.subsys:
+            from .tracing.tracepoints import trace_task_fork
+            trace_task_fork(self.kernel, self, child)
         return child
 
     def exit(self, code: int = 0) -> None:
         """do_exit: close every fd (dropping links, maps and programs held only by them)."""
         if not self.alive:
             return
+        if "tracepoints" in self.kernel.subsys:
+            from .tracing.tracepoints import trace_task_exit
+            trace_task_exit(self.kernel, self)
         self.files.close_all()
         self.alive = False
         self.exit_code = code

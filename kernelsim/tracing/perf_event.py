@@ -465,7 +465,8 @@ def perf_trace_event_perm(event: PerfEvent) -> None:
     if not a.sample_period or not a.sample_type & S.PERF_SAMPLE_RAW:
         return
     cred = getattr(event.owner, "cred", None)
-    if event.kernel.sysctl["kernel.perf_event_paranoid"] > -1 and not (cred is None or cred.perfmon_capable()):
+    privileged = cred is None or cred.perfmon_capable()
+    if event.kernel.sysctl["kernel.perf_event_paranoid"] > -1 and not privileged:
         raise BpfError(errno.EPERM, "raw tracepoint samples need CAP_PERFMON")
 
 

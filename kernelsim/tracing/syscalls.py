@@ -12,8 +12,8 @@ One call is what the kernel does between the syscall instruction and the return 
    ``syscalls:sys_enter_<name>`` event);
 3. the syscall runs through the simulated kernel functions: on x86-64 the wrapper
    ``__x64_sys_<name>(regs)`` (kprobe-able, as libbpf's BPF_KSYSCALL expects); elsewhere, or when
-   the catalog has no wrapper, the function behind it (ksys_read, ksys_write, do_sys_openat2,
-   do_unlinkat, __do_sys_getpid);
+   the catalog has no body for the wrapper, the function behind it (ksys_read, ksys_write,
+   do_sys_openat2, do_unlinkat, __do_sys_getpid);
 4. the return value goes into the return register and ``raw_syscalls:sys_exit`` fires with
    (regs, ret).
 
@@ -21,8 +21,10 @@ The task runs on its CPU for the call (it is made current there first, which is 
 switch, with its sched_switch, if another task was running). Arguments: ints; a str or bytes
 for a pointer argument is copied into the task's user memory (its address is passed, as user
 space would); ``None`` for read's buffer allocates ``count`` bytes there. The kernel stack of the
-CPU gets the frames do_syscall_64 and the wrapper (kstack.py), so stacks taken inside look like
-``vfs_read <- ksys_read <- __x64_sys_read <- do_syscall_64``. Unknown syscalls return -ENOSYS.
+CPU gets the frame of do_syscall_64 (kstack.py; kernel.call pushes the others), so stacks taken
+inside look like ``vfs_read <- ksys_read <- __x64_sys_read <- do_syscall_64``. Unknown
+syscall numbers go through sys_enter / sys_exit and return -ENOSYS (sys_ni_syscall); unknown
+names return -ENOSYS at once.
 """
 
 import errno
@@ -110,10 +112,10 @@ def do_syscall(kernel, task, syscall, *args) -> int:
     architecture's number. Returns the syscall's return value (negative errno on failure)."""
     arch = kernel.arch
     meta = SYSCALLS.get(syscall) if isinstance(syscall, str) else syscall_by_nr(arch, syscall)
-    nr = meta.nr[arch] if meta is not None else (syscall if isinstance(syscall, int) else -1)
-    if meta is None:
-        return -errno.ENOSYS
-    if len(args) != len(meta.args):
+    if meta is None and not isinstance(syscall, int):
+        return -errno.ENOSYS                    # a name the simulator does not know
+    nr = meta.nr[arch] if meta is not None else int(syscall)
+    if meta is not None and len(args) != len(meta.args):
         raise TypeError(f"{meta.name}() takes {len(meta.args)} arguments, {len(args)} given")
     cpu = task.cpu
     saved_cpu = kernel.current_cpu
@@ -122,7 +124,7 @@ def do_syscall(kernel, task, syscall, *args) -> int:
     kernel.current_cpu = cpu
     try:
         vals = list(args) + [0] * (6 - len(args))
-        if meta.name == "read" and vals[1] is None:
+        if meta is not None and meta.name == "read" and vals[1] is None:
             vals[1] = task.mm.alloc(max(int(vals[2]), 1), "read buffer", kind="user").start
         vals = [_user_arg(task, v) for v in vals]
         lay = PT_REGS[arch]
@@ -144,13 +146,11 @@ def do_syscall(kernel, task, syscall, *args) -> int:
         kstack.push_frame(kernel, entry.addr if entry is not None else 0, cpu)
         try:
             trace_hit(kernel, "sys_enter", regs, nr, cpu=cpu, task=task)
-            wrapper = funcs.get(WRAPPER_PREFIX[arch] + meta.name)
-            if wrapper is not None and arch == "x86_64":
-                kstack.push_frame(kernel, wrapper.addr, cpu)
-                try:
-                    ret = kernel.call(wrapper, regs)
-                finally:
-                    kstack.pop_frame(kernel, cpu)
+            wrapper = funcs.get(WRAPPER_PREFIX[arch] + meta.name) if meta is not None else None
+            if meta is None:
+                ret = -errno.ENOSYS             # sys_ni_syscall
+            elif wrapper is not None and arch == "x86_64" and not wrapper.default_body:
+                ret = kernel.call(wrapper, regs)
             else:
                 ret = _fallback(kernel, meta.name, vals)
             ret = _signed(ret if ret is not None else 0)

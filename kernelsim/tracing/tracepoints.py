@@ -174,8 +174,13 @@ class Tracepoint:
         if task is ...:
             task = kernel.cpus[cpu].current
         cargs = self.c_args(args)
-        for func, data in funcs:
-            func(self, data, cargs, cpu, task)
+        saved = kernel.current_cpu
+        kernel.current_cpu = cpu              # the firing runs on that CPU (smp_processor_id)
+        try:
+            for func, data in funcs:
+                func(self, data, cargs, cpu, task)
+        finally:
+            kernel.current_cpu = saved
 
     def __repr__(self) -> str:
         return f"<Tracepoint {self.name} args={self.num_args} probes={len(self.funcs)}>"

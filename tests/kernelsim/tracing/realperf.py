@@ -9,7 +9,9 @@ tracepoints (tests/realkernel.py does bpf(2)).
 * ``real_ioctl(fd, request, arg) -> (ret, errno)``.
 * ``real_prog_load(prog_type, insns, expected_attach_type=0, attach_btf_id=0, license="GPL")
   -> (fd, errno)``; ``real_map_create(map_type, key_size, value_size, max_entries) -> fd``.
-* ``real_close(fd)``.
+* ``real_raw_tp_open(name, prog_fd, cookie=0)``, ``real_link_create(prog_fd, target_fd,
+  attach_type, flags=0, perf_cookie=0)`` -> (fd, errno); ``real_btf_id(name, kind)`` in the
+  running kernel's BTF; ``real_close(fd)``.
 """
 
 from __future__ import annotations
@@ -55,12 +57,15 @@ def _buf(attr) -> bytes:
 
 
 def real_perf_event_open(attr, pid: int = -1, cpu: int = 0, group_fd: int = -1,
-                         flags: int = 0) -> tuple[int, int]:
+                         flags: int = 0, with_attr: bool = False):
+    """(fd, errno), or (fd, errno, attr bytes after the call) with ``with_attr``. A new fd is
+    the caller's to close."""
     data = _buf(attr)
     buf = ctypes.create_string_buffer(data, max(len(data), 1))
     ret = _libc.syscall(ctypes.c_long(SYS_perf_event_open), buf, ctypes.c_int(pid), ctypes.c_int(cpu),
                         ctypes.c_int(group_fd), ctypes.c_ulong(flags))
-    return (ret, ctypes.get_errno() if ret < 0 else 0)
+    err = ctypes.get_errno() if ret < 0 else 0
+    return (ret, err, buf.raw[:len(data)]) if with_attr else (ret, err)
 
 
 def real_ioctl(fd: int, request: int, arg: int = 0) -> tuple[int, int]:

@@ -217,9 +217,8 @@ def test_errnos_match_the_real_kernel():
     s_ok, s_ok2, s_wide = (T.load(TRACEPOINT, t) for t in (ok, ok, wide))
     s_kp = T.load(KPROBE, "r0 = 0\nexit")
     s_e1, s_e2 = T.tp_event("sched/sched_wakeup"), T.tp_event("sched/sched_wakeup")
-    real = [real_ioctl(r_e1, PERF_EVENT_IOC_SET_BPF, r_wide)[1], real_ioctl(r_e1, PERF_EVENT_IOC_SET_BPF, r_kp)[1],
-            real_ioctl(r_e1, PERF_EVENT_IOC_SET_BPF, r_ok)[1], real_ioctl(r_e1, PERF_EVENT_IOC_SET_BPF, r_ok2)[1],
-            real_ioctl(r_e2, PERF_EVENT_IOC_SET_BPF, r_ok)[1]]
+    real = [real_ioctl(ev, PERF_EVENT_IOC_SET_BPF, p)[1] for ev, p in
+            ((r_e1, r_wide), (r_e1, r_kp), (r_e1, r_ok), (r_e1, r_ok2), (r_e2, r_ok))]
     sim = [-T.set_bpf(s_e1, s_wide), -T.set_bpf(s_e1, s_kp), -T.set_bpf(s_e1, s_ok),
            -T.set_bpf(s_e1, s_ok2), -T.set_bpf(s_e2, s_ok)]
     assert sim == real == [errno.EACCES, errno.EINVAL, 0, errno.EEXIST, errno.EEXIST]

@@ -2,40 +2,14 @@
 the attach errnos (compared with the real kernel where it is reachable)."""
 
 import errno
-import struct
 
 import pytest
 
-from kernelsim import Kernel
 from kernelsim.uapi import BpfAttachType as AT
-from tests.kernelsim.tracing.realperf import real_prog_load, real_raw_tp_open, real_link_create, real_close
+from tests.kernelsim.tracing.realperf import (real_close, real_link_create, real_prog_load,
+                                              real_raw_tp_open)
 from tests.kernelsim.tracing.tp_support import RAW_TP, TRACEPOINT, Tracer
 from tests.realkernel import requires_realkernel
-
-# ctx[0..3] -> map[0..3]
-STORE4 = """
-r6 = r1
-r7 = 0
-loop:
-r1 = map_fd({m})
-*(u32 *)(r10 -4) = r7
-r2 = r10
-r2 += -4
-call bpf_map_lookup_elem
-if r0 == 0 goto out
-r8 = r7
-r8 <<= 3
-r9 = r6
-r9 += r8
-r1 = *(u64 *)(r9 +0)
-*(u64 *)(r0 +0) = r1
-r7 += 1
-if r7 < {n} goto loop
-out:
-r0 = 0
-exit
-"""
-
 
 def store_args(n, m):
     # unrolled: the verifier wants constant ctx offsets

@@ -46,7 +46,8 @@ def test_load_time_target_checks(T):
     simple = "r0 = 0\nexit"
     cases = {"task_struct": ("struct", errno.EINVAL), "u32": ("typedef", errno.EINVAL)}
     for name, (kind, err) in cases.items():
-        kid = T.kernel.btf.find_by_name_kind(name, K.BTF_KIND_STRUCT if kind == "struct" else K.BTF_KIND_TYPEDEF)
+        bk = K.BTF_KIND_STRUCT if kind == "struct" else K.BTF_KIND_TYPEDEF
+        kid = T.kernel.btf.find_by_name_kind(name, bk)
         fd, log = T.load(TRACING, simple, eat=RAW_TP_EAT, attach_btf_id=kid, expect_fail=True)
         assert fd == -err, (name, log)
     fd, log = T.load(TRACING, simple, eat=RAW_TP_EAT, attach_btf_id=0, expect_fail=True)

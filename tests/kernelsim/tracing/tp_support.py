@@ -13,7 +13,6 @@ event fd), ``kprobe_event(func, retprobe=False)``, ``link(prog_fd, target_fd, at
 from __future__ import annotations
 
 import ctypes
-import dataclasses
 import struct
 
 from kernelsim import Kernel
@@ -28,23 +27,6 @@ from syscall.perf_abi import ffi as perf_ffi, new_perf_event_attr
 KPROBE, TRACEPOINT, RAW_TP, TRACING = (PT.BPF_PROG_TYPE_KPROBE, PT.BPF_PROG_TYPE_TRACEPOINT,
                                        PT.BPF_PROG_TYPE_RAW_TRACEPOINT, PT.BPF_PROG_TYPE_TRACING)
 ARRAY, HASH, PERF_EVENT_ARRAY, STACK_TRACE = 2, 1, 4, 7
-
-
-def fix_ld_imm64(task, fd: int) -> None:
-    """verifier.c convert_pseudo_ld_imm64 (the map ld_imm64's src_reg back to 0), which the tree's
-    verifier does not do yet (the tracing engineer's tracing_progs.py does the same; remove once
-    PROG_LOAD does it)."""
-    prog = task.files.get(fd).obj
-    out, changed = [], False
-    for insn in prog.insnsi:
-        if insn.code == 0x18 and insn.src in (1, 2, 5, 6):
-            insn = dataclasses.replace(insn, src=0)
-            changed = True
-        out.append(insn)
-    if changed:
-        prog.insnsi = out
-        prog.bpf_func = None
-        prog.runtime = None
 
 
 class Tracer:
@@ -66,7 +48,6 @@ class Tracer:
         if expect_fail:
             return fd, log
         assert fd >= 0, f"PROG_LOAD failed: {fd}\n{log}"
-        fix_ld_imm64(self.task, fd)
         return fd
 
     def prog(self, fd: int):
