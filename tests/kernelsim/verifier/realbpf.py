@@ -34,9 +34,7 @@ def available() -> bool:
     if _AVAILABLE is None:
         try:
             r = prog_load(1, bytes.fromhex("b700000000000000" "9500000000000000"))
-            _AVAILABLE = r["fd"] >= 0
-            if r["fd"] >= 0:
-                os.close(r["fd"])
+            _AVAILABLE = r["fd"] >= 0          # prog_load already closed the fd
         except Exception:
             _AVAILABLE = False
     return _AVAILABLE
