@@ -1,0 +1,592 @@
+"""libbpf-style wrappers over bpf(2) (tools/lib/bpf/bpf.c): one function per command, raising
+``OSError(errno, message)`` instead of returning -errno.
+
+Each wrapper takes a ``task``: anything with ``.bpf(cmd, attr, size) -> int`` (a kernelsim
+``Task``, or the real-kernel adapter of the tests), builds a ``union bpf_attr``, fills only what
+it needs and passes ``size = offsetofend(union bpf_attr, <last field it fills>)``, as libbpf's
+``bpf_map_create`` does with ``offsetofend(union bpf_attr, map_token_fd)``. Options are small
+dataclasses with defaults (libbpf's ``*_opts``). Keys and values are ``bytes``; buffers handed to
+the kernel are ctypes buffers kept alive for the call.
+
+Errors carry extras where the kernel reports something on failure too: batch wrappers set
+``exc.count``; ``prog_load`` / ``btf_load`` set ``exc.log`` (the verifier log text).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno as _errno
+from dataclasses import dataclass, field
+
+from kernelsim.uapi import BpfCmd as C
+
+from . import abi
+
+ffi = abi.ffi
+
+
+def _end(dotted: str) -> int:
+    return abi.offsetofend("union bpf_attr", dotted)
+
+
+class _Bufs:
+    """ctypes buffers kept alive while their addresses sit in an attr."""
+
+    def __init__(self):
+        self.keep = []
+
+    def __call__(self, data: bytes | int | None) -> int:
+        if data is None:
+            return 0
+        if isinstance(data, int):
+            b = ctypes.create_string_buffer(max(data, 1))
+        else:
+            data = bytes(data)
+            b = ctypes.create_string_buffer(max(len(data), 1))
+            b.raw = data.ljust(max(len(data), 1), b"\0")
+        self.keep.append(b)
+        return ctypes.addressof(b)
+
+
+def _read(addr: int, size: int) -> bytes:
+    return ctypes.string_at(addr, size) if size else b""
+
+
+def _set(attr, **fields) -> None:
+    for dotted, value in fields.items():
+        parts = dotted.split("__")
+        obj = attr
+        for p in parts[:-1]:
+            obj = getattr(obj, p)
+        setattr(obj, parts[-1], value)
+
+
+def _sys(task, cmd, attr, last_field: str, what: str) -> int:
+    ret = task.bpf(cmd, attr, _end(last_field))
+    if ret < 0:
+        raise OSError(-ret, f"{what}: {_errname(-ret)}")
+    return ret
+
+
+def _errname(err: int) -> str:
+    return "ENOTSUPP" if err == 524 else (_errno.errorcode.get(err, str(err)))
+
+
+def libbpf_num_possible_cpus(task) -> int:
+    """The kernel's possible CPUs (per-CPU value buffers are sized by it)."""
+    kernel = getattr(task, "kernel", None)
+    if kernel is not None:
+        return kernel.ncpus
+    text = open("/sys/devices/system/cpu/possible").read().strip()
+    n = 0
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        n += int(hi or lo) - int(lo) + 1
+    return n
+
+
+# -- maps ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class MapCreateOpts:
+    """struct bpf_map_create_opts."""
+
+    map_flags: int = 0
+    numa_node: int = 0
+    btf_fd: int = 0
+    btf_key_type_id: int = 0
+    btf_value_type_id: int = 0
+    btf_vmlinux_value_type_id: int = 0
+    inner_map_fd: int = 0
+    map_extra: int = 0
+    map_ifindex: int = 0
+    value_type_btf_obj_fd: int = 0
+    token_fd: int = 0
+    excl_prog_hash: bytes | None = None     # 6.18: the SHA-256 of the only program allowed to use it
+
+
+def map_create(task, map_type: int, name: str | bytes | None, key_size: int, value_size: int,
+               max_entries: int, opts: MapCreateOpts | None = None) -> int:
+    """BPF_MAP_CREATE -> the new map fd."""
+    o = opts or MapCreateOpts()
+    a = abi.new_attr()
+    bufs = _Bufs()
+    a.map_type, a.key_size, a.value_size, a.max_entries = map_type, key_size, value_size, max_entries
+    a.map_flags, a.numa_node, a.inner_map_fd, a.map_ifindex = o.map_flags, o.numa_node, o.inner_map_fd, o.map_ifindex
+    a.btf_fd, a.btf_key_type_id, a.btf_value_type_id = o.btf_fd, o.btf_key_type_id, o.btf_value_type_id
+    a.btf_vmlinux_value_type_id, a.map_extra = o.btf_vmlinux_value_type_id, o.map_extra
+    a.value_type_btf_obj_fd, a.map_token_fd = o.value_type_btf_obj_fd, o.token_fd
+    if name:
+        a.map_name = (name.encode() if isinstance(name, str) else bytes(name))[:15]
+    last = "map_token_fd"
+    if o.excl_prog_hash is not None:
+        a.excl_prog_hash = bufs(o.excl_prog_hash)
+        a.excl_prog_hash_size = len(o.excl_prog_hash)
+        last = "excl_prog_hash_size"
+    return _sys(task, C.BPF_MAP_CREATE, a, last, "map_create")
+
+
+def _elem(task, cmd, fd, key, value, flags, last, what, out_size=None):
+    a = abi.new_attr()
+    bufs = _Bufs()
+    a.map_fd = fd
+    a.key = bufs(key)
+    vaddr = bufs(out_size) if out_size is not None else bufs(value)
+    a.value = vaddr
+    a.flags = flags
+    _sys(task, cmd, a, last, what)
+    return _read(vaddr, out_size) if out_size is not None else None
+
+
+def map_update_elem(task, fd: int, key: bytes | None, value: bytes, flags: int = 0) -> None:
+    _elem(task, C.BPF_MAP_UPDATE_ELEM, fd, key, value, flags, "flags", "map_update_elem")
+
+
+def map_lookup_elem(task, fd: int, key: bytes | None, value_size: int, flags: int = 0) -> bytes:
+    """The value (``value_size`` bytes: per-CPU maps need round_up(vs, 8) * possible CPUs)."""
+    return _elem(task, C.BPF_MAP_LOOKUP_ELEM, fd, key, None, flags, "flags", "map_lookup_elem",
+                 out_size=value_size)
+
+
+def map_lookup_and_delete_elem(task, fd: int, key: bytes | None, value_size: int, flags: int = 0) -> bytes:
+    return _elem(task, C.BPF_MAP_LOOKUP_AND_DELETE_ELEM, fd, key, None, flags, "flags",
+                 "map_lookup_and_delete_elem", out_size=value_size)
+
+
+def map_delete_elem(task, fd: int, key: bytes | None) -> None:
+    a = abi.new_attr()
+    bufs = _Bufs()
+    a.map_fd, a.key = fd, bufs(key)
+    _sys(task, C.BPF_MAP_DELETE_ELEM, a, "key", "map_delete_elem")
+
+
+def map_get_next_key(task, fd: int, key: bytes | None, key_size: int) -> bytes:
+    """The key after ``key`` (None: the first). OSError(ENOENT) after the last."""
+    a = abi.new_attr()
+    bufs = _Bufs()
+    a.map_fd, a.key = fd, bufs(key)
+    out = bufs(key_size)
+    a.next_key = out
+    _sys(task, C.BPF_MAP_GET_NEXT_KEY, a, "next_key", "map_get_next_key")
+    return _read(out, key_size)
+
+
+def map_keys(task, fd: int, key_size: int) -> list[bytes]:
+    """Every key, by GET_NEXT_KEY (a convenience, like bpftool's map dump walk)."""
+    out, key = [], None
+    while True:
+        try:
+            key = map_get_next_key(task, fd, key, key_size)
+        except OSError as e:
+            if e.errno == _errno.ENOENT:
+                return out
+            raise
+        out.append(key)
+
+
+def map_freeze(task, fd: int) -> None:
+    a = abi.new_attr()
+    a.map_fd = fd
+    _sys(task, C.BPF_MAP_FREEZE, a, "map_fd", "map_freeze")
+
+
+@dataclass
+class BatchOpts:
+    """struct bpf_map_batch_opts."""
+
+    elem_flags: int = 0
+    flags: int = 0
+
+
+@dataclass
+class BatchResult:
+    keys: list[bytes] = field(default_factory=list)
+    values: list[bytes] = field(default_factory=list)
+    out_batch: bytes = b""         # the cursor to pass as in_batch next time
+    count: int = 0
+    done: bool = False             # the kernel said ENOENT: the end of the map was reached
+
+
+def _batch(task, cmd, fd, count, key_size, value_size, in_batch, keys, values, opts, what,
+           cursor_size=8):
+    o = opts or BatchOpts()
+    a = abi.new_attr()
+    bufs = _Bufs()
+    kaddr = bufs(b"".join(keys)) if keys is not None else bufs(key_size * count)
+    vaddr = bufs(b"".join(values)) if values is not None else bufs(value_size * count)
+    a.batch.map_fd, a.batch.count = fd, count
+    a.batch.keys, a.batch.values = kaddr, vaddr
+    a.batch.in_batch = bufs(in_batch)
+    out = bufs(cursor_size)
+    a.batch.out_batch = out
+    a.batch.elem_flags, a.batch.flags = o.elem_flags, o.flags
+    ret = task.bpf(cmd, a, _end("batch.flags"))
+    n = a.batch.count
+    res = BatchResult(count=n)
+    if cmd in (C.BPF_MAP_LOOKUP_BATCH, C.BPF_MAP_LOOKUP_AND_DELETE_BATCH):
+        res.keys = [_read(kaddr + i * key_size, key_size) for i in range(n)]
+        res.values = [_read(vaddr + i * value_size, value_size) for i in range(n)]
+        res.out_batch = _read(out, cursor_size)
+    if ret < 0:
+        if ret == -_errno.ENOENT and cmd in (C.BPF_MAP_LOOKUP_BATCH, C.BPF_MAP_LOOKUP_AND_DELETE_BATCH):
+            res.done = True
+            return res
+        exc = OSError(-ret, f"{what}: {_errname(-ret)}")
+        exc.count = n
+        raise exc
+    return res
+
+
+def map_lookup_batch(task, fd: int, in_batch: bytes | None, count: int, key_size: int,
+                     value_size: int, opts: BatchOpts | None = None) -> BatchResult:
+    """Up to ``count`` elements after the cursor ``in_batch`` (None: from the start). The cursor
+    is opaque: 4 bytes (a bucket) for hash maps, a key for arrays; ``res.out_batch`` has 8 bytes,
+    pass back as many as the map type uses (``res.out_batch[:key_size]`` for arrays)."""
+    return _batch(task, C.BPF_MAP_LOOKUP_BATCH, fd, count, key_size, value_size, in_batch, None,
+                  None, opts, "map_lookup_batch", max(8, key_size))
+
+
+def map_lookup_and_delete_batch(task, fd: int, in_batch: bytes | None, count: int, key_size: int,
+                                value_size: int, opts: BatchOpts | None = None) -> BatchResult:
+    return _batch(task, C.BPF_MAP_LOOKUP_AND_DELETE_BATCH, fd, count, key_size, value_size,
+                  in_batch, None, None, opts, "map_lookup_and_delete_batch", max(8, key_size))
+
+
+def map_update_batch(task, fd: int, keys: list[bytes], values: list[bytes],
+                     opts: BatchOpts | None = None) -> int:
+    """The number of elements written (OSError with ``.count`` on a failure)."""
+    ks = len(keys[0]) if keys else 0
+    vs = len(values[0]) if values else 0
+    return _batch(task, C.BPF_MAP_UPDATE_BATCH, fd, len(keys), ks, vs, None, keys, values, opts,
+                  "map_update_batch").count
+
+
+def map_delete_batch(task, fd: int, keys: list[bytes], opts: BatchOpts | None = None) -> int:
+    ks = len(keys[0]) if keys else 0
+    return _batch(task, C.BPF_MAP_DELETE_BATCH, fd, len(keys), ks, 0, None, keys, None, opts,
+                  "map_delete_batch").count
+
+
+# -- programs ------------------------------------------------------------------------------------
+
+
+@dataclass
+class ProgLoadOpts:
+    """struct bpf_prog_load_opts (the fields kernelsim uses)."""
+
+    expected_attach_type: int = 0
+    prog_flags: int = 0
+    kern_version: int = 0
+    prog_ifindex: int = 0
+    prog_btf_fd: int = 0
+    func_info: bytes = b""
+    func_info_rec_size: int = 8
+    line_info: bytes = b""
+    line_info_rec_size: int = 16
+    attach_btf_id: int = 0
+    attach_prog_fd: int = 0
+    attach_btf_obj_fd: int = 0
+    fd_array: list[int] | None = None
+    fd_array_cnt: int = 0
+    log_level: int = 0
+    log_size: int = 0              # 0 with log_level: 64 KiB
+    token_fd: int = 0
+
+
+def _insn_bytes(insns) -> bytes:
+    if isinstance(insns, (bytes, bytearray, memoryview)):
+        return bytes(insns)
+    return b"".join(i.encode() for i in insns)
+
+
+def prog_load(task, prog_type: int, insns, license: str = "GPL", name: str = "",
+              opts: ProgLoadOpts | None = None) -> tuple[int, str]:
+    """BPF_PROG_LOAD -> (fd, verifier log). On failure OSError with ``exc.log``."""
+    o = opts or ProgLoadOpts()
+    a = abi.new_attr()
+    bufs = _Bufs()
+    code = _insn_bytes(insns)
+    a.prog_type, a.insn_cnt, a.insns = prog_type, len(code) // 8, bufs(code)
+    a.license = bufs(license.encode() + b"\0")
+    if name:
+        a.prog_name = name.encode()[:15]
+    a.expected_attach_type, a.prog_flags, a.kern_version = o.expected_attach_type, o.prog_flags, o.kern_version
+    a.prog_ifindex, a.prog_btf_fd = o.prog_ifindex, o.prog_btf_fd
+    if o.func_info:
+        a.func_info, a.func_info_rec_size = bufs(o.func_info), o.func_info_rec_size
+        a.func_info_cnt = len(o.func_info) // o.func_info_rec_size
+    if o.line_info:
+        a.line_info, a.line_info_rec_size = bufs(o.line_info), o.line_info_rec_size
+        a.line_info_cnt = len(o.line_info) // o.line_info_rec_size
+    a.attach_btf_id = o.attach_btf_id
+    a.attach_prog_fd = o.attach_prog_fd or o.attach_btf_obj_fd
+    if o.fd_array is not None:
+        a.fd_array = bufs(b"".join(int(fd).to_bytes(4, "little", signed=True) for fd in o.fd_array))
+        a.fd_array_cnt = o.fd_array_cnt
+    a.prog_token_fd = o.token_fd
+    log_size = o.log_size or (65536 if o.log_level else 0)
+    logbuf = bufs(log_size) if o.log_level else 0
+    a.log_level, a.log_size, a.log_buf = o.log_level, log_size if o.log_level else 0, logbuf
+    ret = task.bpf(C.BPF_PROG_LOAD, a, _end("fd_array_cnt"))
+    log = _read(logbuf, log_size).split(b"\0")[0].decode("utf-8", "replace") if logbuf else ""
+    if ret < 0:
+        exc = OSError(-ret, f"prog_load: {_errname(-ret)}")
+        exc.log = log
+        exc.log_true_size = a.log_true_size
+        raise exc
+    return ret, log
+
+
+def prog_bind_map(task, prog_fd: int, map_fd: int, flags: int = 0) -> None:
+    a = abi.new_attr()
+    a.prog_bind_map.prog_fd, a.prog_bind_map.map_fd, a.prog_bind_map.flags = prog_fd, map_fd, flags
+    _sys(task, C.BPF_PROG_BIND_MAP, a, "prog_bind_map.flags", "prog_bind_map")
+
+
+@dataclass
+class TestRunOpts:
+    """struct bpf_test_run_opts."""
+
+    __test__ = False
+    data_in: bytes = b""
+    data_size_out: int = 0
+    ctx_in: bytes = b""
+    ctx_size_out: int = 0
+    repeat: int = 0
+    flags: int = 0
+    cpu: int = 0
+    batch_size: int = 0
+
+
+@dataclass
+class TestRunOut:
+    __test__ = False
+    retval: int = 0
+    duration: int = 0
+    data_out: bytes = b""
+    ctx_out: bytes = b""
+
+
+def prog_test_run(task, prog_fd: int, opts: TestRunOpts | None = None) -> TestRunOut:
+    o = opts or TestRunOpts()
+    a = abi.new_attr()
+    bufs = _Bufs()
+    t = a.test
+    t.prog_fd = prog_fd
+    if o.data_in:
+        t.data_in, t.data_size_in = bufs(o.data_in), len(o.data_in)
+    dout = bufs(o.data_size_out) if o.data_size_out else 0
+    t.data_out, t.data_size_out = dout, o.data_size_out
+    if o.ctx_in:
+        t.ctx_in, t.ctx_size_in = bufs(o.ctx_in), len(o.ctx_in)
+    cout = bufs(o.ctx_size_out) if o.ctx_size_out else 0
+    t.ctx_out, t.ctx_size_out = cout, o.ctx_size_out
+    t.repeat, t.flags, t.cpu, t.batch_size = o.repeat, o.flags, o.cpu, o.batch_size
+    _sys(task, C.BPF_PROG_TEST_RUN, a, "test.batch_size", "prog_test_run")
+    return TestRunOut(t.retval, t.duration, _read(dout, min(t.data_size_out, o.data_size_out)),
+                      _read(cout, min(t.ctx_size_out, o.ctx_size_out)))
+
+
+# -- pinning, IDs --------------------------------------------------------------------------------
+
+
+def obj_pin(task, fd: int, path: str, file_flags: int = 0, path_fd: int = 0) -> None:
+    a = abi.new_attr()
+    bufs = _Bufs()
+    a.pathname, a.bpf_fd, a.file_flags, a.path_fd = bufs(path.encode() + b"\0"), fd, file_flags, path_fd
+    _sys(task, C.BPF_OBJ_PIN, a, "path_fd", "obj_pin")
+
+
+def obj_get(task, path: str, file_flags: int = 0, path_fd: int = 0) -> int:
+    a = abi.new_attr()
+    bufs = _Bufs()
+    a.pathname, a.file_flags, a.path_fd = bufs(path.encode() + b"\0"), file_flags, path_fd
+    return _sys(task, C.BPF_OBJ_GET, a, "path_fd", "obj_get")
+
+
+def _next_id(task, cmd, start_id: int, what: str) -> int:
+    a = abi.new_attr()
+    a.start_id = start_id
+    _sys(task, cmd, a, "next_id", what)
+    return a.next_id
+
+
+def prog_get_next_id(task, start_id: int) -> int:
+    return _next_id(task, C.BPF_PROG_GET_NEXT_ID, start_id, "prog_get_next_id")
+
+
+def map_get_next_id(task, start_id: int) -> int:
+    return _next_id(task, C.BPF_MAP_GET_NEXT_ID, start_id, "map_get_next_id")
+
+
+def link_get_next_id(task, start_id: int) -> int:
+    return _next_id(task, C.BPF_LINK_GET_NEXT_ID, start_id, "link_get_next_id")
+
+
+def btf_get_next_id(task, start_id: int) -> int:
+    return _next_id(task, C.BPF_BTF_GET_NEXT_ID, start_id, "btf_get_next_id")
+
+
+def prog_get_fd_by_id(task, id_: int) -> int:
+    a = abi.new_attr()
+    a.prog_id = id_
+    return _sys(task, C.BPF_PROG_GET_FD_BY_ID, a, "prog_id", "prog_get_fd_by_id")
+
+
+def map_get_fd_by_id(task, id_: int, open_flags: int = 0) -> int:
+    a = abi.new_attr()
+    a.map_id, a.open_flags = id_, open_flags
+    return _sys(task, C.BPF_MAP_GET_FD_BY_ID, a, "open_flags", "map_get_fd_by_id")
+
+
+def link_get_fd_by_id(task, id_: int) -> int:
+    a = abi.new_attr()
+    a.link_id = id_
+    return _sys(task, C.BPF_LINK_GET_FD_BY_ID, a, "link_id", "link_get_fd_by_id")
+
+
+def btf_get_fd_by_id(task, id_: int, open_flags: int = 0) -> int:
+    a = abi.new_attr()
+    a.btf_id, a.open_flags = id_, open_flags
+    return _sys(task, C.BPF_BTF_GET_FD_BY_ID, a, "fd_by_id_token_fd", "btf_get_fd_by_id")
+
+
+# -- info ----------------------------------------------------------------------------------------
+
+INFO_STRUCTS = {"prog": "struct bpf_prog_info", "map": "struct bpf_map_info",
+                "btf": "struct bpf_btf_info", "link": "struct bpf_link_info"}
+
+
+def _decode(ctype: str, cdata) -> dict:
+    out = {}
+    raw = bytes(ffi.buffer(cdata))
+    for f in abi.walk_fields(ctype):
+        if f.bitsize >= 0:
+            word = int.from_bytes(raw[f.offset:f.offset + f.size], "little")
+            out[f.name] = (word >> f.bitshift) & ((1 << f.bitsize) - 1)
+        elif f.ctype.startswith("char["):
+            out[f.name] = raw[f.offset:f.offset + f.size].split(b"\0")[0].decode("latin-1")
+        elif "[" in f.ctype:
+            out[f.name] = raw[f.offset:f.offset + f.size]
+        else:
+            out[f.name] = int.from_bytes(raw[f.offset:f.offset + f.size], "little",
+                                         signed=f.ctype.startswith("int"))
+    return out
+
+
+def obj_get_info_by_fd(task, fd: int, kind: str, info_len: int | None = None, **inputs) -> dict:
+    """The info struct of ``kind`` ("prog", "map", "btf", "link") decoded into a dict (plus
+    ``info_len``: what the kernel wrote back). ``inputs`` pre-set input fields (counts and
+    pointers), e.g. ``nr_map_ids=4, map_ids=addr``; see prog_get_info for the arrays done for
+    you."""
+    ctype = INFO_STRUCTS[kind]
+    info = ffi.new(f"{ctype} *")
+    for k, v in inputs.items():
+        setattr(info, k, v)
+    a = abi.new_attr()
+    a.info.bpf_fd = fd
+    a.info.info_len = ffi.sizeof(ctype) if info_len is None else info_len
+    a.info.info = int(ffi.cast("uintptr_t", info))
+    _sys(task, C.BPF_OBJ_GET_INFO_BY_FD, a, "info.info", "obj_get_info_by_fd")
+    out = _decode(ctype, info)
+    out["info_len"] = a.info.info_len
+    return out
+
+
+def prog_get_info(task, fd: int) -> dict:
+    """bpf_prog_info with the arrays fetched: ``map_ids`` (list), ``xlated`` (bytes), ``tag``."""
+    first = obj_get_info_by_fd(task, fd, "prog")
+    bufs = _Bufs()
+    ids = bufs(4 * max(first["nr_map_ids"], 1))
+    xl = bufs(max(first["xlated_prog_len"], 1))
+    info = obj_get_info_by_fd(task, fd, "prog", nr_map_ids=first["nr_map_ids"], map_ids=ids,
+                              xlated_prog_len=first["xlated_prog_len"], xlated_prog_insns=xl)
+    info["map_ids"] = [int.from_bytes(_read(ids + 4 * i, 4), "little") for i in range(first["nr_map_ids"])]
+    info["xlated"] = _read(xl, first["xlated_prog_len"])
+    return info
+
+
+# -- BTF, stats, links ---------------------------------------------------------------------------
+
+
+def btf_load(task, data: bytes, log_level: int = 0, log_size: int = 0) -> tuple[int, str]:
+    """BPF_BTF_LOAD -> (fd, log). On failure OSError with ``exc.log``."""
+    a = abi.new_attr()
+    bufs = _Bufs()
+    a.btf, a.btf_size = bufs(data), len(data)
+    log_size = log_size or (65536 if log_level else 0)
+    logbuf = bufs(log_size) if log_level else 0
+    a.btf_log_buf, a.btf_log_size, a.btf_log_level = logbuf, log_size if log_level else 0, log_level
+    ret = task.bpf(C.BPF_BTF_LOAD, a, _end("btf_log_true_size"))
+    log = _read(logbuf, log_size).split(b"\0")[0].decode("utf-8", "replace") if logbuf else ""
+    if ret < 0:
+        exc = OSError(-ret, f"btf_load: {_errname(-ret)}")
+        exc.log = log
+        raise exc
+    return ret, log
+
+
+def enable_stats(task, type_: int = 0) -> int:
+    """BPF_ENABLE_STATS -> the stats fd (stats stay on while it is open)."""
+    a = abi.new_attr()
+    a.enable_stats.type = type_
+    return _sys(task, C.BPF_ENABLE_STATS, a, "enable_stats.type", "enable_stats")
+
+
+@dataclass
+class LinkCreateOpts:
+    """struct bpf_link_create_opts (the tracing-relevant part)."""
+
+    flags: int = 0
+    target_btf_id: int = 0
+    cookie: int = 0               # tracing.cookie / perf_event.bpf_cookie
+
+
+def link_create(task, prog_fd: int, target_fd: int, attach_type: int,
+                opts: LinkCreateOpts | None = None) -> int:
+    o = opts or LinkCreateOpts()
+    a = abi.new_attr()
+    lc = a.link_create
+    lc.prog_fd, lc.target_fd, lc.attach_type, lc.flags = prog_fd, target_fd, attach_type, o.flags
+    last = "link_create.flags"
+    if o.target_btf_id or o.cookie:
+        lc.tracing.target_btf_id, lc.tracing.cookie = o.target_btf_id, o.cookie
+        last = "link_create.tracing.cookie"
+    return _sys(task, C.BPF_LINK_CREATE, a, last, "link_create")
+
+
+def link_update(task, link_fd: int, new_prog_fd: int, old_prog_fd: int = 0, flags: int = 0) -> None:
+    a = abi.new_attr()
+    lu = a.link_update
+    lu.link_fd, lu.new_prog_fd, lu.flags, lu.old_prog_fd = link_fd, new_prog_fd, flags, old_prog_fd
+    _sys(task, C.BPF_LINK_UPDATE, a, "link_update.old_prog_fd", "link_update")
+
+
+def link_detach(task, link_fd: int) -> None:
+    a = abi.new_attr()
+    a.link_detach.link_fd = link_fd
+    _sys(task, C.BPF_LINK_DETACH, a, "link_detach.link_fd", "link_detach")
+
+
+def raw_tracepoint_open(task, name: str | None, prog_fd: int, cookie: int = 0) -> int:
+    a = abi.new_attr()
+    bufs = _Bufs()
+    rt = a.raw_tracepoint
+    rt.name = bufs(name.encode() + b"\0") if name is not None else 0
+    rt.prog_fd, rt.cookie = prog_fd, cookie
+    return _sys(task, C.BPF_RAW_TRACEPOINT_OPEN, a,
+                "raw_tracepoint.cookie" if cookie else "raw_tracepoint.prog_fd", "raw_tracepoint_open")
+
+
+__all__ = [
+    "MapCreateOpts", "BatchOpts", "BatchResult", "ProgLoadOpts", "TestRunOpts", "TestRunOut",
+    "LinkCreateOpts", "map_create", "map_update_elem", "map_lookup_elem", "map_delete_elem",
+    "map_get_next_key", "map_keys", "map_lookup_and_delete_elem", "map_freeze",
+    "map_lookup_batch", "map_lookup_and_delete_batch", "map_update_batch", "map_delete_batch",
+    "prog_load", "prog_bind_map", "prog_test_run", "obj_pin", "obj_get", "prog_get_next_id",
+    "map_get_next_id", "link_get_next_id", "btf_get_next_id", "prog_get_fd_by_id",
+    "map_get_fd_by_id", "link_get_fd_by_id", "btf_get_fd_by_id", "obj_get_info_by_fd",
+    "prog_get_info", "btf_load", "enable_stats", "link_create", "link_update", "link_detach",
+    "raw_tracepoint_open", "libbpf_num_possible_cpus",
+]
