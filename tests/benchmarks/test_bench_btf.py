@@ -17,8 +17,9 @@ import pytest
 from btf import Btf, btf_check, btf_dump_c, btf_dump_raw
 from btf.distill import distill_all
 from btf.errors import BtfError
+from tests.paths import VMLINUX_BTF
 
-VMLINUX = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "vmlinux-6.18.btf"
+VMLINUX = VMLINUX_BTF
 BPFTOOL = shutil.which("bpftool") or "/usr/sbin/bpftool"
 pytestmark = pytest.mark.skipif(not VMLINUX.exists(), reason="vmlinux-6.18.btf not present")
 

@@ -13,8 +13,9 @@ from kernelsim.isa.insn import BpfInsn as I
 from kernelsim.isa.interp import BpfRunCtx, bpf_interp_run, bpf_prog_decode
 from kernelsim.isa.opcodes import ATOMIC_OPS, OPCODES
 from kernelsim.memory import AddressSpace
+from tests.paths import CONFORMANCE_DIR
 
-FILES = sorted(pathlib.Path("/work/shared/conformance").glob("*.data"))
+FILES = sorted(CONFORMANCE_DIR.glob("*.data"))
 HELPERS = {5: lambda run, a, b, *r: (a * 3 + b) & ((1 << 64) - 1)}
 
 

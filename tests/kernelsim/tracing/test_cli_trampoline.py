@@ -3,8 +3,9 @@
 import pytest
 
 from kernelsim.cli import main
+from tests.paths import VMLINUX_BTF
 
-VMLINUX = "/work/shared/fixtures/vmlinux-6.18.btf"
+VMLINUX = str(VMLINUX_BTF)
 
 
 def run(capsys, *argv):

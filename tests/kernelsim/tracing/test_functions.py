@@ -15,8 +15,9 @@ from kernelsim.tracing.ftrace import FtraceOps, register_ftrace_function, unregi
 from kernelsim.tracing.functions import FUNC_COST_NS
 from kernelsim.tracing.native import make_codec
 from trampoline import decode_call, encode_call
+from tests.paths import VMLINUX_BTF
 
-VMLINUX = pathlib.Path("/work/shared/fixtures/vmlinux-6.18.btf")
+VMLINUX = VMLINUX_BTF
 
 
 @pytest.fixture(scope="module")

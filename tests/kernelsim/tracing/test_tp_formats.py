@@ -12,8 +12,9 @@ from kernelsim.tracing import tp_formats as F
 from kernelsim.tracing.tracefs import format_file
 from tests.kernelsim.tracing.realperf import tracefs
 from tests.realkernel import requires_realkernel
+from tests.paths import VMLINUX_BTF
 
-VMLINUX = "/work/shared/fixtures/vmlinux-6.18.btf"
+VMLINUX = str(VMLINUX_BTF)
 
 
 @pytest.fixture(scope="module")

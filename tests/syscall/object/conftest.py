@@ -16,6 +16,7 @@ PROGS = HERE / "progs"
 sys.path.insert(0, str(HERE))
 
 from fake_task import RecordingTask  # noqa: E402
+from tests.paths import VMLINUX_BTF
 
 
 @pytest.fixture(scope="session")
@@ -51,5 +52,5 @@ def rtask():
 @pytest.fixture(scope="session")
 def vmlinux_btf():
     import btf
-    return btf.Btf.parse(Path("/work/shared/fixtures/vmlinux-6.18.btf").read_bytes()) \
-        if Path("/work/shared/fixtures/vmlinux-6.18.btf").exists() else None
+    return btf.Btf.parse(VMLINUX_BTF.read_bytes()) \
+        if VMLINUX_BTF.exists() else None

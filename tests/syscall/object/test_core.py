@@ -15,6 +15,7 @@ from syscall.object.errors import BpfObjectError
 
 from btf_variants import member_offset, swapped_btf
 from fake_task import FakeKernel, RecordingTask, open_obj, real_task_or_skip
+from tests.paths import VMLINUX_BTF
 
 LDX = 0x01
 
@@ -245,7 +246,7 @@ def test_values_read_at_run_time(compiled, layout):
     from fake_task import sim_kernel_or_xfail
     sim_kernel_or_xfail()
     from kernelsim import Kernel
-    vmlinux = "/work/shared/fixtures/vmlinux-6.18.btf"
+    vmlinux = str(VMLINUX_BTF)
     if layout == "vmlinux-6.18" and not os.path.exists(vmlinux):
         pytest.skip("no vmlinux-6.18.btf fixture")
     kernel = Kernel(btf={"swapped": swapped_btf_bytes(), "vmlinux-6.18": vmlinux}.get(layout))
