@@ -10,6 +10,7 @@ import random
 
 import structlog
 
+from .bpf_btf import register_vmlinux_btf
 from .clock import Cpu, VirtualClock
 from .idr import Idr
 from .memory import KERNEL_BASE, AddressSpace
@@ -44,9 +45,15 @@ class KernelState:
         self.tasks: dict[int, object] = {}
         self._last_pid = 0
         self.subsys: dict[str, object] = {}
+        if not structlog.is_configured():
+            # quiet by default (STYLE.md): a library user who has not configured structlog sees
+            # warnings only; the kernelsim commands and the user's own configuration win
+            from .logging_setup import configure_logging
+            configure_logging()
         self.log = structlog.get_logger("kernelsim").bind(arch=arch)
         self._btf_source = btf
         self._btf = None
+        register_vmlinux_btf(self)          # BTF object ID 1, parsed on first use
         from .tracing.hooks import install_tracing_hooks
         install_tracing_hooks(self)
         self.subsys.setdefault("tracepoint_hit", self.tracepoint)

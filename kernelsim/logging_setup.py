@@ -4,8 +4,10 @@ invented module — the kernel's counterpart would be printk's loglevel).
 Every part of kernelsim logs structured events with ``structlog.get_logger("kernelsim...")``:
 one ``bpf`` event per syscall (syscall/), ``prog_attach`` (tracing), ``prog_load``, ``attach``, ``detach``,
 ``kernel_call``, ``tracepoint_hit`` ... (the replay). Nothing is configured at import time: a
-library user (or a test with ``structlog.testing.capture_logs``) gets structlog's defaults. The
-``kernelsim`` commands call ``configure_logging`` once:
+library user who configured structlog, or a test with ``structlog.testing.capture_logs``, keeps
+theirs. The
+``kernelsim`` commands call ``configure_logging`` once, and the first ``Kernel`` built while
+structlog is still unconfigured configures the quiet default below:
 
 * level WARNING by default (a replay that succeeds prints nothing on stderr), INFO with ``-v``,
   DEBUG with ``-vv``;
