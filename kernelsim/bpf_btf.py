@@ -2,10 +2,10 @@
 btf_put, bpf_btf_get_info_by_fd).
 
 A ``BpfBtf`` wraps a parsed ``btf.Btf`` and the raw bytes it came from. BPF_BTF_LOAD creates
-user BTF objects; the kernel's own BTF (vmlinux) is one with ``kernel_btf`` set, registered lazily
-in the btf ID registry the first time something needs its ID (programs attaching through it,
-BTF_GET_NEXT_ID), as Linux gives vmlinux BTF an ID at boot. Maps hold a reference on their BTF,
-programs on their prog_btf and attach_btf.
+user BTF objects; the kernel's own BTF (vmlinux) is a ``VmlinuxBtf`` (``kernel_btf`` set), made
+and given BTF object ID 1 when the machine is built, as Linux does at boot, while its ``btf`` and
+``data`` are only parsed / encoded when first read (``kernel.btf``). Maps hold a reference on
+their BTF, programs on their prog_btf and attach_btf.
 """
 
 from .bpf_objects import BpfObject
@@ -27,14 +27,37 @@ class BpfBtf(BpfObject):
         return f"<BpfBtf id={self.id} name={self.name!r} kernel={self.kernel_btf}>"
 
 
-def vmlinux_btf_object(kernel) -> BpfBtf:
-    """The kernel BTF as a BPF object with an ID (created on first use, never freed: the kernel
-    holds it). Called from syscall (BTF_GET_NEXT_ID, PROG_LOAD attach_btf_obj_id)."""
-    obj = kernel.subsys.get("btf_vmlinux")
-    if obj is None:
-        kbtf = kernel.btf
-        data = kbtf.to_bytes() if hasattr(kbtf, "to_bytes") else b""
-        obj = BpfBtf(kernel, kbtf, data, name="vmlinux", kernel_btf=True)
-        obj.alloc_id()
-        kernel.subsys["btf_vmlinux"] = obj
+class VmlinuxBtf(BpfBtf):
+    """The kernel's BTF object: ``btf`` is ``kernel.btf`` and ``data`` its bytes, both built on
+    first use, so that reserving the ID costs nothing at boot. Never freed: the kernel holds it."""
+
+    def __init__(self, kernel):
+        BpfObject.__init__(self, kernel)
+        self.name = "vmlinux"
+        self.kernel_btf = True
+        self._data = None
+
+    @property
+    def btf(self):
+        return self.kernel.btf
+
+    @property
+    def data(self) -> bytes:
+        if self._data is None:
+            kbtf = self.kernel.btf
+            self._data = kbtf.to_bytes() if hasattr(kbtf, "to_bytes") else b""
+        return self._data
+
+
+def register_vmlinux_btf(kernel) -> VmlinuxBtf:
+    """Make the kernel BTF object and give it the first BTF ID (KernelState construction)."""
+    obj = VmlinuxBtf(kernel)
+    obj.alloc_id()
+    kernel.subsys["btf_vmlinux"] = obj
     return obj
+
+
+def vmlinux_btf_object(kernel) -> BpfBtf:
+    """The kernel BTF as a BPF object (ID 1). Called from syscall (PROG_LOAD attach_btf_obj_id,
+    link info) and the tracing links."""
+    return kernel.subsys["btf_vmlinux"]

@@ -24,8 +24,6 @@ class Task(TaskStruct):
         buffer); fields the kernel writes back are written into it when it is writable. Pointer
         fields are addresses in this Python process's memory (ctypes/cffi buffers)."""
         from syscall.dispatch import sys_bpf
-        from syscall.perf import wire_link_hooks
-        wire_link_hooks()                  # LINK_CREATE for perf events and kprobe_multi
         return sys_bpf(self, cmd, attr, size)
 
     def close(self, fd: int) -> int:

@@ -49,7 +49,7 @@ class KernelState:
             # quiet by default (STYLE.md): a library user who has not configured structlog sees
             # warnings only; the kernelsim commands and the user's own configuration win
             from .logging_setup import configure_logging
-            configure_logging()
+            configure_logging(implicit=True)
         self.log = structlog.get_logger("kernelsim").bind(arch=arch)
         self._btf_source = btf
         self._btf = None

@@ -31,6 +31,8 @@ import structlog
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
           "error": logging.ERROR}
 FORMATS = ("console", "json")
+_METHOD_LEVELS = {**LEVELS, "warn": logging.WARNING, "exception": logging.ERROR,
+                  "critical": logging.CRITICAL, "fatal": logging.CRITICAL}
 
 
 def level_from_verbosity(verbose: int) -> int:
@@ -38,8 +40,23 @@ def level_from_verbosity(verbose: int) -> int:
     return logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
 
 
-def configure_logging(level: int = logging.WARNING, fmt: str = "console", stream=None) -> None:
-    """Configure structlog for the kernelsim commands (see the module docstring)."""
+def _level_filter(level: int):
+    """A processor that drops events below ``level``: the implicit default filters here rather
+    than in the bound logger, so that ``structlog.testing.capture_logs`` (which replaces the
+    processors and keeps the wrapper class) still sees every event."""
+    def drop_below(logger, method_name, event_dict):
+        if _METHOD_LEVELS.get(method_name, logging.INFO) < level:
+            raise structlog.DropEvent
+        return event_dict
+    return drop_below
+
+
+def configure_logging(level: int = logging.WARNING, fmt: str = "console", stream=None,
+                      *, implicit: bool = False) -> None:
+    """Configure structlog for the kernelsim commands (see the module docstring).
+
+    ``implicit=True`` is the quiet default a ``Kernel`` installs when nobody configured structlog:
+    the level is a processor, so a test's ``capture_logs`` is not filtered by it."""
     if fmt not in FORMATS:
         raise ValueError(f"log format {fmt!r}: one of {', '.join(FORMATS)}")
     stream = stream if stream is not None else sys.stderr
@@ -49,10 +66,13 @@ def configure_logging(level: int = logging.WARNING, fmt: str = "console", stream
         colors = bool(getattr(stream, "isatty", lambda: False)())
         renderer = structlog.dev.ConsoleRenderer(colors=colors,
                                                  exception_formatter=structlog.dev.plain_traceback)
+    processors = [structlog.contextvars.merge_contextvars, structlog.processors.add_log_level,
+                  renderer]
+    if implicit:
+        processors.insert(0, _level_filter(level))
     structlog.configure(
-        processors=[structlog.contextvars.merge_contextvars, structlog.processors.add_log_level,
-                    renderer],
-        wrapper_class=structlog.make_filtering_bound_logger(level),
+        processors=processors,
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG if implicit else level),
         logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import errno
 
 from btf import BtfError, btf_check
-from kernelsim.bpf_btf import BpfBtf, vmlinux_btf_object
+from kernelsim.bpf_btf import BpfBtf
 from kernelsim.errors import BpfError
 from kernelsim.uapi import BpfMapFlags
 
@@ -54,7 +54,6 @@ def bpf_btf_load(ctx: SysCtx) -> int:
     vlog_close(ctx, log, "btf_log_true_size")        # ENOSPC/EFAULT replace the result
     if err is not None:
         raise err
-    vmlinux_btf_object(ctx.kernel)
     obj = BpfBtf(ctx.kernel, parsed, data)
     obj.alloc_id()
     ctx.log_fields["btf_id"] = obj.id
@@ -71,7 +70,6 @@ def bpf_btf_get_fd_by_id(ctx: SysCtx) -> int:
         bpf_token_get_from_fd(ctx, a.fd_by_id_token_fd)
     if not bpf_token_capable(ctx, "CAP_SYS_ADMIN"):
         raise BpfError(errno.EPERM, "BTF_GET_FD_BY_ID needs CAP_SYS_ADMIN")
-    vmlinux_btf_object(ctx.kernel)
     obj = ctx.kernel.idr["btf"].find(a.btf_id) if a.btf_id else None
     if obj is None or obj.refcnt <= 0:
         raise BpfError(errno.ENOENT, f"no BTF with ID {a.btf_id}")

@@ -1,12 +1,23 @@
-"""libbpf-style wrappers over bpf(2) (tools/lib/bpf/bpf.c): one function per command, raising
-``OSError(errno, message)`` instead of returning -errno.
+"""libbpf-style wrappers over bpf(2) (tools/lib/bpf/bpf.c): one function per command, in two
+forms over one attr builder each.
+
+* ``bpf_<command>`` (``bpf_map_create``, ``bpf_prog_load`` ...) is libbpf's low-level call: it
+  returns what the syscall returns (an fd, 0, or -errno) and never raises; calls that hand data
+  back return a tuple led by that result (``bpf_map_lookup_elem -> (ret, value)``,
+  ``bpf_prog_load -> (ret, log, log_true_size)``). ``bpf_prog_load`` retries EAGAIN as
+  sys_bpf_prog_load does. The object loader (syscall/object) uses these: libbpf's retries and
+  messages need the raw -errno.
+* The plain names (``map_create``, ``prog_load`` ...) raise ``OSError(errno, message)`` instead
+  of returning -errno: what tests and tools call.
 
 Each wrapper takes a ``task``: anything with ``.bpf(cmd, attr, size) -> int`` (a kernelsim
-``Task``, or the real-kernel adapter of the tests), builds a ``union bpf_attr``, fills only what
-it needs and passes ``size = offsetofend(union bpf_attr, <last field it fills>)``, as libbpf's
-``bpf_map_create`` does with ``offsetofend(union bpf_attr, map_token_fd)``. Options are small
-dataclasses with defaults (libbpf's ``*_opts``). Keys and values are ``bytes``; buffers handed to
-the kernel are ctypes buffers kept alive for the call.
+``Task``, or a real-kernel adapter of the tests; ``attr`` is a cffi ``union bpf_attr *`` the
+kernel writes results into), builds a ``union bpf_attr``, fills only what it needs and passes
+libbpf's ``size = offsetofend(union bpf_attr, <field>)`` for the command (``map_create``:
+``excl_prog_hash_size``, ``prog_load``: ``keyring_id``, ``btf_load``: ``btf_token_fd``,
+``link_create``: the whole ``link_create``). Options are small dataclasses with defaults
+(libbpf's ``*_opts``). Keys and values are ``bytes``; buffers handed to the kernel are ctypes
+buffers kept alive for the call.
 
 Errors carry extras where the kernel reports something on failure too: batch wrappers set
 ``exc.count``; ``prog_load`` / ``btf_load`` set ``exc.log`` (the verifier log text).
@@ -61,28 +72,46 @@ def _set(attr, **fields) -> None:
         setattr(obj, parts[-1], value)
 
 
-def _sys(task, cmd, attr, last_field: str, what: str) -> int:
-    ret = task.bpf(cmd, attr, _end(last_field))
+def _call(task, cmd, attr, last_field: str) -> int:
+    """One bpf() with libbpf's size for the command: the result as the syscall returns it."""
+    return int(task.bpf(cmd, attr, _end(last_field)))
+
+
+def _check(ret: int, what: str) -> int:
     if ret < 0:
         raise OSError(-ret, f"{what}: {_errname(-ret)}")
     return ret
+
+
+def _sys(task, cmd, attr, last_field: str, what: str) -> int:
+    return _check(_call(task, cmd, attr, last_field), what)
+
+
+def _cstr(raw: bytes) -> str:
+    return raw.split(b"\0", 1)[0].decode("utf-8", "replace")
 
 
 def _errname(err: int) -> str:
     return "ENOTSUPP" if err == 524 else (_errno.errorcode.get(err, str(err)))
 
 
-def libbpf_num_possible_cpus(task) -> int:
-    """The kernel's possible CPUs (per-CPU value buffers are sized by it)."""
-    kernel = getattr(task, "kernel", None)
-    if kernel is not None:
-        return kernel.ncpus
-    text = open("/sys/devices/system/cpu/possible").read().strip()
-    n = 0
-    for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        n += int(hi or lo) - int(lo) + 1
-    return n
+def libbpf_num_possible_cpus(task=None) -> int:
+    """The kernel's possible CPUs (per-CPU value buffers and default perf event arrays are sized
+    by it): the task's simulated machine's, else /sys/devices/system/cpu/possible's."""
+    n = getattr(getattr(task, "kernel", None), "ncpus", None)
+    if n:
+        return int(n)
+    try:
+        with open("/sys/devices/system/cpu/possible") as f:
+            text = f.read().strip()
+        n = 0
+        for part in text.split(","):
+            lo, _, hi = part.partition("-")
+            n += int(hi or lo) - int(lo) + 1
+        return n
+    except (OSError, ValueError):
+        import os
+        return os.cpu_count() or 1
 
 
 # -- maps ----------------------------------------------------------------------------------------
@@ -106,9 +135,9 @@ class MapCreateOpts:
     excl_prog_hash: bytes | None = None     # 6.18: the SHA-256 of the only program allowed to use it
 
 
-def map_create(task, map_type: int, name: str | bytes | None, key_size: int, value_size: int,
-               max_entries: int, opts: MapCreateOpts | None = None) -> int:
-    """BPF_MAP_CREATE -> the new map fd."""
+def bpf_map_create(task, map_type: int, name: str | bytes | None, key_size: int, value_size: int,
+                   max_entries: int, opts: MapCreateOpts | None = None) -> int:
+    """BPF_MAP_CREATE -> the new map fd or -errno."""
     o = opts or MapCreateOpts()
     a = abi.new_attr()
     bufs = _Bufs()
@@ -119,57 +148,99 @@ def map_create(task, map_type: int, name: str | bytes | None, key_size: int, val
     a.value_type_btf_obj_fd, a.map_token_fd = o.value_type_btf_obj_fd, o.token_fd
     if name:
         a.map_name = (name.encode() if isinstance(name, str) else bytes(name))[:15]
-    last = "map_token_fd"
     if o.excl_prog_hash is not None:
         a.excl_prog_hash = bufs(o.excl_prog_hash)
         a.excl_prog_hash_size = len(o.excl_prog_hash)
-        last = "excl_prog_hash_size"
-    return _sys(task, C.BPF_MAP_CREATE, a, last, "map_create")
+    return _call(task, C.BPF_MAP_CREATE, a, "excl_prog_hash_size")
 
 
-def _elem(task, cmd, fd, key, value, flags, last, what, out_size=None):
+def map_create(task, map_type: int, name: str | bytes | None, key_size: int, value_size: int,
+               max_entries: int, opts: MapCreateOpts | None = None) -> int:
+    """BPF_MAP_CREATE -> the new map fd."""
+    return _check(bpf_map_create(task, map_type, name, key_size, value_size, max_entries, opts),
+                  "map_create")
+
+
+def _elem(task, cmd, fd, key, value, flags, out_size=None) -> tuple[int, bytes | None]:
+    """An element command: (ret, the value buffer after the call when ``out_size`` is given; it
+    starts as ``value``, which a bloom filter's lookup reads)."""
     a = abi.new_attr()
     bufs = _Bufs()
     a.map_fd = fd
     a.key = bufs(key)
-    vaddr = bufs(out_size) if out_size is not None else bufs(value)
+    if out_size is None:
+        vaddr = bufs(value)
+    else:
+        vaddr = bufs(bytes(value).ljust(out_size, b"\0") if value is not None else out_size)
     a.value = vaddr
     a.flags = flags
-    _sys(task, cmd, a, last, what)
-    return _read(vaddr, out_size) if out_size is not None else None
+    ret = _call(task, cmd, a, "flags")
+    return ret, (_read(vaddr, out_size) if out_size is not None else None)
 
 
-def map_update_elem(task, fd: int, key: bytes | None, value: bytes, flags: int = 0) -> None:
-    _elem(task, C.BPF_MAP_UPDATE_ELEM, fd, key, value, flags, "flags", "map_update_elem")
+def bpf_map_update_elem(task, fd: int, key: bytes | None, value: bytes, flags: int = 0) -> int:
+    return _elem(task, C.BPF_MAP_UPDATE_ELEM, fd, key, value, flags)[0]
 
 
-def map_lookup_elem(task, fd: int, key: bytes | None, value_size: int, flags: int = 0) -> bytes:
-    """The value (``value_size`` bytes: per-CPU maps need round_up(vs, 8) * possible CPUs)."""
-    return _elem(task, C.BPF_MAP_LOOKUP_ELEM, fd, key, None, flags, "flags", "map_lookup_elem",
-                 out_size=value_size)
+def bpf_map_lookup_elem(task, fd: int, key: bytes | None, value_size: int, flags: int = 0,
+                        value: bytes | None = None) -> tuple[int, bytes]:
+    """(0 or -errno, the value buffer). ``value``: what the buffer holds before the call (a
+    bloom filter's lookup, with a NULL key, reads the value to test from it)."""
+    return _elem(task, C.BPF_MAP_LOOKUP_ELEM, fd, key, value, flags, value_size)
 
 
-def map_lookup_and_delete_elem(task, fd: int, key: bytes | None, value_size: int, flags: int = 0) -> bytes:
-    return _elem(task, C.BPF_MAP_LOOKUP_AND_DELETE_ELEM, fd, key, None, flags, "flags",
-                 "map_lookup_and_delete_elem", out_size=value_size)
+def bpf_map_lookup_and_delete_elem(task, fd: int, key: bytes | None, value_size: int,
+                                   flags: int = 0) -> tuple[int, bytes]:
+    return _elem(task, C.BPF_MAP_LOOKUP_AND_DELETE_ELEM, fd, key, None, flags, value_size)
 
 
-def map_delete_elem(task, fd: int, key: bytes | None) -> None:
-    a = abi.new_attr()
-    bufs = _Bufs()
-    a.map_fd, a.key = fd, bufs(key)
-    _sys(task, C.BPF_MAP_DELETE_ELEM, a, "key", "map_delete_elem")
+def bpf_map_delete_elem(task, fd: int, key: bytes | None, flags: int = 0) -> int:
+    return _elem(task, C.BPF_MAP_DELETE_ELEM, fd, key, None, flags)[0]
 
 
-def map_get_next_key(task, fd: int, key: bytes | None, key_size: int) -> bytes:
-    """The key after ``key`` (None: the first). OSError(ENOENT) after the last."""
+def bpf_map_get_next_key(task, fd: int, key: bytes | None, key_size: int) -> tuple[int, bytes]:
+    """(0 or -errno, the key after ``key``; None: the first)."""
     a = abi.new_attr()
     bufs = _Bufs()
     a.map_fd, a.key = fd, bufs(key)
     out = bufs(key_size)
     a.next_key = out
-    _sys(task, C.BPF_MAP_GET_NEXT_KEY, a, "next_key", "map_get_next_key")
-    return _read(out, key_size)
+    ret = _call(task, C.BPF_MAP_GET_NEXT_KEY, a, "next_key")
+    return ret, _read(out, key_size)
+
+
+def bpf_map_freeze(task, fd: int) -> int:
+    a = abi.new_attr()
+    a.map_fd = fd
+    return _call(task, C.BPF_MAP_FREEZE, a, "map_fd")
+
+
+def map_update_elem(task, fd: int, key: bytes | None, value: bytes, flags: int = 0) -> None:
+    _check(bpf_map_update_elem(task, fd, key, value, flags), "map_update_elem")
+
+
+def map_lookup_elem(task, fd: int, key: bytes | None, value_size: int, flags: int = 0) -> bytes:
+    """The value (``value_size`` bytes: per-CPU maps need round_up(vs, 8) * possible CPUs)."""
+    ret, value = bpf_map_lookup_elem(task, fd, key, value_size, flags)
+    _check(ret, "map_lookup_elem")
+    return value
+
+
+def map_lookup_and_delete_elem(task, fd: int, key: bytes | None, value_size: int, flags: int = 0) -> bytes:
+    ret, value = bpf_map_lookup_and_delete_elem(task, fd, key, value_size, flags)
+    _check(ret, "map_lookup_and_delete_elem")
+    return value
+
+
+def map_delete_elem(task, fd: int, key: bytes | None, flags: int = 0) -> None:
+    _check(bpf_map_delete_elem(task, fd, key, flags), "map_delete_elem")
+
+
+def map_get_next_key(task, fd: int, key: bytes | None, key_size: int) -> bytes:
+    """The key after ``key`` (None: the first). OSError(ENOENT) after the last."""
+    ret, nxt = bpf_map_get_next_key(task, fd, key, key_size)
+    _check(ret, "map_get_next_key")
+    return nxt
 
 
 def map_keys(task, fd: int, key_size: int) -> list[bytes]:
@@ -186,9 +257,7 @@ def map_keys(task, fd: int, key_size: int) -> list[bytes]:
 
 
 def map_freeze(task, fd: int) -> None:
-    a = abi.new_attr()
-    a.map_fd = fd
-    _sys(task, C.BPF_MAP_FREEZE, a, "map_fd", "map_freeze")
+    _check(bpf_map_freeze(task, fd), "map_freeze")
 
 
 @dataclass
@@ -300,9 +369,12 @@ def _insn_bytes(insns) -> bytes:
     return b"".join(i.encode() for i in insns)
 
 
-def prog_load(task, prog_type: int, insns, license: str = "GPL", name: str = "",
-              opts: ProgLoadOpts | None = None) -> tuple[int, str]:
-    """BPF_PROG_LOAD -> (fd, verifier log). On failure OSError with ``exc.log``."""
+PROG_LOAD_ATTEMPTS = 5        # sys_bpf_prog_load: EAGAIN is retried up to this many times
+
+
+def bpf_prog_load(task, prog_type: int, insns, license: str = "GPL", name: str = "",
+                  opts: ProgLoadOpts | None = None) -> tuple[int, str, int]:
+    """BPF_PROG_LOAD -> (fd or -errno, verifier log, log_true_size)."""
     o = opts or ProgLoadOpts()
     a = abi.new_attr()
     bufs = _Bufs()
@@ -328,20 +400,34 @@ def prog_load(task, prog_type: int, insns, license: str = "GPL", name: str = "",
     log_size = o.log_size or (65536 if o.log_level else 0)
     logbuf = bufs(log_size) if o.log_level else 0
     a.log_level, a.log_size, a.log_buf = o.log_level, log_size if o.log_level else 0, logbuf
-    ret = task.bpf(C.BPF_PROG_LOAD, a, _end("fd_array_cnt"))
-    log = _read(logbuf, log_size).split(b"\0")[0].decode("utf-8", "replace") if logbuf else ""
+    for _ in range(PROG_LOAD_ATTEMPTS):
+        ret = _call(task, C.BPF_PROG_LOAD, a, "keyring_id")
+        if ret != -_errno.EAGAIN:
+            break
+    log = _cstr(_read(logbuf, log_size)) if logbuf else ""
+    return ret, log, int(a.log_true_size)
+
+
+def prog_load(task, prog_type: int, insns, license: str = "GPL", name: str = "",
+              opts: ProgLoadOpts | None = None) -> tuple[int, str]:
+    """BPF_PROG_LOAD -> (fd, verifier log). On failure OSError with ``exc.log``."""
+    ret, log, true_size = bpf_prog_load(task, prog_type, insns, license, name, opts)
     if ret < 0:
         exc = OSError(-ret, f"prog_load: {_errname(-ret)}")
         exc.log = log
-        exc.log_true_size = a.log_true_size
+        exc.log_true_size = true_size
         raise exc
     return ret, log
 
 
-def prog_bind_map(task, prog_fd: int, map_fd: int, flags: int = 0) -> None:
+def bpf_prog_bind_map(task, prog_fd: int, map_fd: int, flags: int = 0) -> int:
     a = abi.new_attr()
     a.prog_bind_map.prog_fd, a.prog_bind_map.map_fd, a.prog_bind_map.flags = prog_fd, map_fd, flags
-    _sys(task, C.BPF_PROG_BIND_MAP, a, "prog_bind_map.flags", "prog_bind_map")
+    return _call(task, C.BPF_PROG_BIND_MAP, a, "prog_bind_map.flags")
+
+
+def prog_bind_map(task, prog_fd: int, map_fd: int, flags: int = 0) -> None:
+    _check(bpf_prog_bind_map(task, prog_fd, map_fd, flags), "prog_bind_map")
 
 
 @dataclass
@@ -368,7 +454,8 @@ class TestRunOut:
     ctx_out: bytes = b""
 
 
-def prog_test_run(task, prog_fd: int, opts: TestRunOpts | None = None) -> TestRunOut:
+def bpf_prog_test_run(task, prog_fd: int, opts: TestRunOpts | None = None) -> tuple[int, TestRunOut]:
+    """(0 or -errno, what the kernel wrote back)."""
     o = opts or TestRunOpts()
     a = abi.new_attr()
     bufs = _Bufs()
@@ -383,26 +470,41 @@ def prog_test_run(task, prog_fd: int, opts: TestRunOpts | None = None) -> TestRu
     cout = bufs(o.ctx_size_out) if o.ctx_size_out else 0
     t.ctx_out, t.ctx_size_out = cout, o.ctx_size_out
     t.repeat, t.flags, t.cpu, t.batch_size = o.repeat, o.flags, o.cpu, o.batch_size
-    _sys(task, C.BPF_PROG_TEST_RUN, a, "test.batch_size", "prog_test_run")
-    return TestRunOut(t.retval, t.duration, _read(dout, min(t.data_size_out, o.data_size_out)),
-                      _read(cout, min(t.ctx_size_out, o.ctx_size_out)))
+    ret = _call(task, C.BPF_PROG_TEST_RUN, a, "test.batch_size")
+    return ret, TestRunOut(t.retval, t.duration, _read(dout, min(t.data_size_out, o.data_size_out)),
+                           _read(cout, min(t.ctx_size_out, o.ctx_size_out)))
+
+
+def prog_test_run(task, prog_fd: int, opts: TestRunOpts | None = None) -> TestRunOut:
+    ret, out = bpf_prog_test_run(task, prog_fd, opts)
+    _check(ret, "prog_test_run")
+    return out
 
 
 # -- pinning, IDs --------------------------------------------------------------------------------
 
 
-def obj_pin(task, fd: int, path: str, file_flags: int = 0, path_fd: int = 0) -> None:
+def _pin_cmd(task, cmd, fd: int, path: str, file_flags: int, path_fd: int) -> int:
     a = abi.new_attr()
     bufs = _Bufs()
     a.pathname, a.bpf_fd, a.file_flags, a.path_fd = bufs(path.encode() + b"\0"), fd, file_flags, path_fd
-    _sys(task, C.BPF_OBJ_PIN, a, "path_fd", "obj_pin")
+    return _call(task, cmd, a, "path_fd")
+
+
+def bpf_obj_pin(task, fd: int, path: str, file_flags: int = 0, path_fd: int = 0) -> int:
+    return _pin_cmd(task, C.BPF_OBJ_PIN, fd, path, file_flags, path_fd)
+
+
+def bpf_obj_get(task, path: str, file_flags: int = 0, path_fd: int = 0) -> int:
+    return _pin_cmd(task, C.BPF_OBJ_GET, 0, path, file_flags, path_fd)
+
+
+def obj_pin(task, fd: int, path: str, file_flags: int = 0, path_fd: int = 0) -> None:
+    _check(bpf_obj_pin(task, fd, path, file_flags, path_fd), "obj_pin")
 
 
 def obj_get(task, path: str, file_flags: int = 0, path_fd: int = 0) -> int:
-    a = abi.new_attr()
-    bufs = _Bufs()
-    a.pathname, a.file_flags, a.path_fd = bufs(path.encode() + b"\0"), file_flags, path_fd
-    return _sys(task, C.BPF_OBJ_GET, a, "path_fd", "obj_get")
+    return _check(bpf_obj_get(task, path, file_flags, path_fd), "obj_get")
 
 
 def _next_id(task, cmd, start_id: int, what: str) -> int:
@@ -475,22 +577,36 @@ def _decode(ctype: str, cdata) -> dict:
     return out
 
 
-def obj_get_info_by_fd(task, fd: int, kind: str, info_len: int | None = None, **inputs) -> dict:
-    """The info struct of ``kind`` ("prog", "map", "btf", "link") decoded into a dict (plus
-    ``info_len``: what the kernel wrote back). ``inputs`` pre-set input fields (counts and
-    pointers), e.g. ``nr_map_ids=4, map_ids=addr``; see prog_get_info for the arrays done for
-    you."""
+def _obj_info(task, fd: int, kind: str, info_len: int | None, inputs: dict, info=None):
     ctype = INFO_STRUCTS[kind]
-    info = ffi.new(f"{ctype} *")
-    for k, v in inputs.items():
-        setattr(info, k, v)
+    if info is None:
+        info = ffi.new(f"{ctype} *")
+    _set(info, **inputs)
     a = abi.new_attr()
     a.info.bpf_fd = fd
     a.info.info_len = ffi.sizeof(ctype) if info_len is None else info_len
     a.info.info = int(ffi.cast("uintptr_t", info))
-    _sys(task, C.BPF_OBJ_GET_INFO_BY_FD, a, "info.info", "obj_get_info_by_fd")
-    out = _decode(ctype, info)
-    out["info_len"] = a.info.info_len
+    ret = _call(task, C.BPF_OBJ_GET_INFO_BY_FD, a, "info.info")
+    return ret, info, a.info.info_len
+
+
+def bpf_obj_get_info_by_fd(task, fd: int, kind: str, info_len: int | None = None, *, info=None,
+                           **inputs):
+    """(0 or -errno, the info struct of ``kind`` as a cffi cdata: ``info.id``, ``info.tag``).
+    ``info``: a prepared ``struct bpf_*_info *`` whose input fields are already set."""
+    ret, info, _ = _obj_info(task, fd, kind, info_len, inputs, info)
+    return ret, info
+
+
+def obj_get_info_by_fd(task, fd: int, kind: str, info_len: int | None = None, **inputs) -> dict:
+    """The info struct of ``kind`` ("prog", "map", "btf", "link") decoded into a dict (plus
+    ``info_len``: what the kernel wrote back). ``inputs`` pre-set input fields (counts and
+    pointers), e.g. ``nr_map_ids=4, map_ids=addr`` (``__`` for a nested field); see
+    prog_get_info for the arrays done for you."""
+    ret, info, out_len = _obj_info(task, fd, kind, info_len, inputs)
+    _check(ret, "obj_get_info_by_fd")
+    out = _decode(INFO_STRUCTS[kind], info)
+    out["info_len"] = out_len
     return out
 
 
@@ -510,16 +626,21 @@ def prog_get_info(task, fd: int) -> dict:
 # -- BTF, stats, links ---------------------------------------------------------------------------
 
 
-def btf_load(task, data: bytes, log_level: int = 0, log_size: int = 0) -> tuple[int, str]:
-    """BPF_BTF_LOAD -> (fd, log). On failure OSError with ``exc.log``."""
+def bpf_btf_load(task, data: bytes, log_level: int = 0, log_size: int = 0) -> tuple[int, str]:
+    """BPF_BTF_LOAD -> (fd or -errno, log)."""
     a = abi.new_attr()
     bufs = _Bufs()
     a.btf, a.btf_size = bufs(data), len(data)
     log_size = log_size or (65536 if log_level else 0)
     logbuf = bufs(log_size) if log_level else 0
     a.btf_log_buf, a.btf_log_size, a.btf_log_level = logbuf, log_size if log_level else 0, log_level
-    ret = task.bpf(C.BPF_BTF_LOAD, a, _end("btf_log_true_size"))
-    log = _read(logbuf, log_size).split(b"\0")[0].decode("utf-8", "replace") if logbuf else ""
+    ret = _call(task, C.BPF_BTF_LOAD, a, "btf_token_fd")
+    return ret, (_cstr(_read(logbuf, log_size)) if logbuf else "")
+
+
+def btf_load(task, data: bytes, log_level: int = 0, log_size: int = 0) -> tuple[int, str]:
+    """BPF_BTF_LOAD -> (fd, log). On failure OSError with ``exc.log``."""
+    ret, log = bpf_btf_load(task, data, log_level, log_size)
     if ret < 0:
         exc = OSError(-ret, f"btf_load: {_errname(-ret)}")
         exc.log = log
@@ -536,24 +657,51 @@ def enable_stats(task, type_: int = 0) -> int:
 
 @dataclass
 class LinkCreateOpts:
-    """struct bpf_link_create_opts (the tracing-relevant part)."""
+    """struct bpf_link_create_opts (the tracing-relevant part). ``cookie`` goes where the attach
+    type keeps it: ``perf_event.bpf_cookie`` for BPF_PERF_EVENT, ``tracing.cookie`` otherwise;
+    the ``kprobe_multi_*`` fields are for BPF_TRACE_KPROBE_MULTI / _SESSION (``cnt`` is the
+    length of ``syms`` or ``addrs``)."""
 
     flags: int = 0
     target_btf_id: int = 0
-    cookie: int = 0               # tracing.cookie / perf_event.bpf_cookie
+    cookie: int = 0
+    kprobe_multi_flags: int = 0
+    kprobe_multi_syms: list[str] | None = None
+    kprobe_multi_addrs: list[int] | None = None
+    kprobe_multi_cookies: list[int] | None = None
+
+
+def _u64_array(bufs: _Bufs, values) -> int:
+    return bufs(b"".join(int(v).to_bytes(8, "little") for v in values)) if values else 0
+
+
+def bpf_link_create(task, prog_fd: int, target_fd: int, attach_type: int,
+                    opts: LinkCreateOpts | None = None) -> int:
+    """BPF_LINK_CREATE -> the link fd or -errno."""
+    from kernelsim.uapi import BpfAttachType as A
+    o = opts or LinkCreateOpts()
+    a = abi.new_attr()
+    bufs = _Bufs()
+    lc = a.link_create
+    lc.prog_fd, lc.target_fd, lc.attach_type, lc.flags = prog_fd, target_fd, attach_type, o.flags
+    if attach_type == A.BPF_PERF_EVENT:
+        lc.perf_event.bpf_cookie = o.cookie
+    elif attach_type in (A.BPF_TRACE_KPROBE_MULTI, A.BPF_TRACE_KPROBE_SESSION):
+        km = lc.kprobe_multi
+        km.flags = o.kprobe_multi_flags
+        km.cnt = len(o.kprobe_multi_syms or o.kprobe_multi_addrs or [])
+        if o.kprobe_multi_syms:
+            km.syms = _u64_array(bufs, [bufs(s.encode() + b"\0") for s in o.kprobe_multi_syms])
+        km.addrs = _u64_array(bufs, o.kprobe_multi_addrs)
+        km.cookies = _u64_array(bufs, o.kprobe_multi_cookies)
+    else:
+        lc.tracing.target_btf_id, lc.tracing.cookie = o.target_btf_id, o.cookie
+    return _call(task, C.BPF_LINK_CREATE, a, "link_create")
 
 
 def link_create(task, prog_fd: int, target_fd: int, attach_type: int,
                 opts: LinkCreateOpts | None = None) -> int:
-    o = opts or LinkCreateOpts()
-    a = abi.new_attr()
-    lc = a.link_create
-    lc.prog_fd, lc.target_fd, lc.attach_type, lc.flags = prog_fd, target_fd, attach_type, o.flags
-    last = "link_create.flags"
-    if o.target_btf_id or o.cookie:
-        lc.tracing.target_btf_id, lc.tracing.cookie = o.target_btf_id, o.cookie
-        last = "link_create.tracing.cookie"
-    return _sys(task, C.BPF_LINK_CREATE, a, last, "link_create")
+    return _check(bpf_link_create(task, prog_fd, target_fd, attach_type, opts), "link_create")
 
 
 def link_update(task, link_fd: int, new_prog_fd: int, old_prog_fd: int = 0, flags: int = 0) -> None:
@@ -563,20 +711,28 @@ def link_update(task, link_fd: int, new_prog_fd: int, old_prog_fd: int = 0, flag
     _sys(task, C.BPF_LINK_UPDATE, a, "link_update.old_prog_fd", "link_update")
 
 
-def link_detach(task, link_fd: int) -> None:
+def bpf_link_detach(task, link_fd: int) -> int:
     a = abi.new_attr()
     a.link_detach.link_fd = link_fd
-    _sys(task, C.BPF_LINK_DETACH, a, "link_detach.link_fd", "link_detach")
+    return _call(task, C.BPF_LINK_DETACH, a, "link_detach.link_fd")
 
 
-def raw_tracepoint_open(task, name: str | None, prog_fd: int, cookie: int = 0) -> int:
+def link_detach(task, link_fd: int) -> None:
+    _check(bpf_link_detach(task, link_fd), "link_detach")
+
+
+def bpf_raw_tracepoint_open(task, name: str | None, prog_fd: int, cookie: int = 0) -> int:
+    """BPF_RAW_TRACEPOINT_OPEN -> the link fd or -errno (``name`` None: a NULL pointer)."""
     a = abi.new_attr()
     bufs = _Bufs()
     rt = a.raw_tracepoint
     rt.name = bufs(name.encode() + b"\0") if name is not None else 0
     rt.prog_fd, rt.cookie = prog_fd, cookie
-    return _sys(task, C.BPF_RAW_TRACEPOINT_OPEN, a,
-                "raw_tracepoint.cookie" if cookie else "raw_tracepoint.prog_fd", "raw_tracepoint_open")
+    return _call(task, C.BPF_RAW_TRACEPOINT_OPEN, a, "raw_tracepoint.cookie")
+
+
+def raw_tracepoint_open(task, name: str | None, prog_fd: int, cookie: int = 0) -> int:
+    return _check(bpf_raw_tracepoint_open(task, name, prog_fd, cookie), "raw_tracepoint_open")
 
 
 __all__ = [
@@ -589,4 +745,10 @@ __all__ = [
     "map_get_fd_by_id", "link_get_fd_by_id", "btf_get_fd_by_id", "obj_get_info_by_fd",
     "prog_get_info", "btf_load", "enable_stats", "link_create", "link_update", "link_detach",
     "raw_tracepoint_open", "libbpf_num_possible_cpus",
+    # the raw forms (-errno, never raising)
+    "bpf_map_create", "bpf_map_update_elem", "bpf_map_lookup_elem", "bpf_map_delete_elem",
+    "bpf_map_get_next_key", "bpf_map_lookup_and_delete_elem", "bpf_map_freeze", "bpf_prog_load",
+    "bpf_prog_bind_map", "bpf_prog_test_run", "bpf_obj_pin", "bpf_obj_get",
+    "bpf_obj_get_info_by_fd", "bpf_btf_load", "bpf_link_create", "bpf_link_detach",
+    "bpf_raw_tracepoint_open",
 ]

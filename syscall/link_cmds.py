@@ -14,8 +14,10 @@ plugs them into two dicts (the kernel's switch statements), keyed by program typ
   must refuse a name (EINVAL), as bpf_raw_tp_link_attach does.
 
 A hook returns an fd; ``install_link(ctx, link)`` turns a link object that already has its ID
-into one (or use bpf_link_prime/settle). Types without an entry: EINVAL. The defaults below wire
-kernelsim/tracing (fentry/fexit/fmod_ret, raw_tp, tp_btf) when it is present.
+into one (or use bpf_link_prime/settle). Types without an entry: EINVAL. The defaults (built on
+first use, consulted when the dicts have no entry for the type) wire kernelsim/tracing:
+fentry/fexit/fmod_ret, raw_tp and tp_btf here, and syscall/perf.py's ``perf_link_create`` for
+KPROBE (BPF_PERF_EVENT, kprobe_multi), TRACEPOINT and PERF_EVENT programs.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from .common import SysCtx, bpf_link_get_from_fd, bpf_link_new_fd, bpf_prog_get
 
 LINK_CREATE_TYPES: dict = {}
 RAW_TP_OPEN_TYPES: dict = {}
-_wired = []
+_DEFAULT_LINK_CREATE: dict = {}
+_DEFAULT_RAW_TP_OPEN: dict = {}
 
 # attach_type_to_prog_type (syscall.c)
 _ATTACH_PROG_TYPE = {
@@ -110,12 +113,12 @@ def install_link(ctx: SysCtx, link) -> int:
 
 
 def _default_hooks() -> None:
-    """Wire kernelsim/tracing's attachments when they exist (once)."""
-    if _wired:
+    """Build the default tables from kernelsim/tracing's attachments (once)."""
+    if _DEFAULT_LINK_CREATE:
         return
-    _wired.append(True)
     try:
         from kernelsim.tracing import links as tl, raw_tp as rt
+        from .perf import perf_link_create
     except ImportError:                   # pragma: no cover
         return
 
@@ -141,23 +144,30 @@ def _default_hooks() -> None:
         link = rt.bpf_raw_tp_link_attach(ctx.kernel, prog, tp_name, ctx.attr.raw_tracepoint.cookie)
         return install_link(ctx, link)
 
-    LINK_CREATE_TYPES.setdefault(PT.BPF_PROG_TYPE_TRACING, tracing_link_create)
     for t in (PT.BPF_PROG_TYPE_TRACING, PT.BPF_PROG_TYPE_RAW_TRACEPOINT,
               PT.BPF_PROG_TYPE_RAW_TRACEPOINT_WRITABLE):
-        RAW_TP_OPEN_TYPES.setdefault(t, raw_tp_open)
+        _DEFAULT_RAW_TP_OPEN[t] = raw_tp_open
+    for t in (PT.BPF_PROG_TYPE_KPROBE, PT.BPF_PROG_TYPE_TRACEPOINT, PT.BPF_PROG_TYPE_PERF_EVENT):
+        _DEFAULT_LINK_CREATE[t] = perf_link_create
+    _DEFAULT_LINK_CREATE[PT.BPF_PROG_TYPE_TRACING] = tracing_link_create
+
+
+def _hook(table: dict, defaults: dict, prog_type: int):
+    """The registered hook for ``prog_type``, else the default one (None: not simulated)."""
+    _default_hooks()
+    return table.get(prog_type) or defaults.get(prog_type)
 
 
 def link_create(ctx: SysCtx) -> int:
     """BPF_LINK_CREATE -> a link fd. EBADF/EINVAL: prog_fd; EINVAL: the attach type does not fit
     or the type is not simulated; then the hook's errors."""
-    _default_hooks()
     lc = ctx.attr.link_create
     if lc.attach_type == AT.BPF_STRUCT_OPS:
         raise BpfError(errno.EINVAL, "struct_ops links are not simulated")
     prog = bpf_prog_get(ctx, lc.prog_fd)
     try:
         bpf_prog_attach_check_attach_type(ctx, prog, lc.attach_type)
-        fn = LINK_CREATE_TYPES.get(prog.type)
+        fn = _hook(LINK_CREATE_TYPES, _DEFAULT_LINK_CREATE, prog.type)
         if fn is None:
             raise BpfError(errno.EINVAL, f"LINK_CREATE for program type {int(prog.type)} is not simulated")
         return fn(ctx, prog)
@@ -169,11 +179,10 @@ def link_create(ctx: SysCtx) -> int:
 def bpf_raw_tracepoint_open(ctx: SysCtx) -> int:
     """BPF_RAW_TRACEPOINT_OPEN -> a link fd. EBADF/EINVAL: prog_fd; EFAULT: the name; EINVAL: a
     program type that cannot attach there; then the hook's (ENOENT: no such tracepoint)."""
-    _default_hooks()
     rt = ctx.attr.raw_tracepoint
     prog = bpf_prog_get(ctx, rt.prog_fd)
     try:
-        fn = RAW_TP_OPEN_TYPES.get(prog.type)
+        fn = _hook(RAW_TP_OPEN_TYPES, _DEFAULT_RAW_TP_OPEN, prog.type)
         if fn is None:
             raise BpfError(errno.EINVAL, "program type cannot attach to a raw tracepoint")
         if prog.type in (PT.BPF_PROG_TYPE_RAW_TRACEPOINT, PT.BPF_PROG_TYPE_RAW_TRACEPOINT_WRITABLE):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 
-from kernelsim.bpf_btf import vmlinux_btf_object
 from kernelsim.errors import BpfError
 from kernelsim.uapi import BpfCmd, BpfMapFlags
 
@@ -34,8 +33,6 @@ def bpf_obj_get_next_id(ctx: SysCtx) -> int:
     if not ctx.cred.capable("CAP_SYS_ADMIN"):
         raise BpfError(errno.EPERM, "GET_NEXT_ID needs CAP_SYS_ADMIN")
     kind = NEXT_ID_KIND[ctx.cmd]
-    if kind == "btf":
-        vmlinux_btf_object(ctx.kernel)
     next_id = ctx.kernel.idr[kind].get_next_id(start)
     if next_id is None:
         raise BpfError(errno.ENOENT, f"no {kind} ID above {start}")

@@ -42,9 +42,8 @@ SET_OUTPUT, PAUSE_OUTPUT as perf_event.py says.
 (one header page plus 2^n data pages; EINVAL otherwise) into the task's user memory and returns a
 writable memoryview of it (the same bytes the kernel writes).
 
-Link hooks (``wire_link_hooks``, into syscall/link_cmds.py's LINK_CREATE_TYPES; called from
-this module's entry points and from link_cmds when it wires the tracing code): BPF_PERF_EVENT
-for KPROBE, TRACEPOINT and PERF_EVENT programs (``bpf_perf_link_attach``: target_fd a perf
+Link hook (``perf_link_create``, one of syscall/link_cmds.py's default LINK_CREATE hooks):
+BPF_PERF_EVENT for KPROBE, TRACEPOINT and PERF_EVENT programs (``bpf_perf_link_attach``: target_fd a perf
 event, link_create.perf_event.bpf_cookie), BPF_TRACE_KPROBE_MULTI for KPROBE programs
 (``bpf_kprobe_multi_link_attach``: kprobe_multi.flags/cnt/syms/addrs/cookies).
 """
@@ -68,7 +67,6 @@ PERF_FLAG_ALL = 0xF
 SYSCTL_PERF_EVENT_SAMPLE_RATE = 100000     # kernel.perf_event_max_sample_rate default
 KSYM_NAME_LEN = 512
 PERF_SAMPLE_BRANCH_STACK = 1 << 11
-_wired = []
 
 
 class _UserMem:
@@ -207,7 +205,6 @@ def _do_perf_event_open(task, attr_obj, pid: int, cpu: int, group_fd: int, flags
 def sys_perf_event_open(task, attr, pid: int = -1, cpu: int = -1, group_fd: int = -1,
                         flags: int = 0) -> int:
     """perf_event_open(2): a new fd or -errno (module doc)."""
-    wire_link_hooks()
     try:
         fd = _do_perf_event_open(task, attr, int(pid), int(cpu), int(group_fd), int(flags))
     except BpfError as e:
@@ -253,7 +250,6 @@ def _do_ioctl(task, fd: int, request: int, arg: int) -> int:
 
 def sys_ioctl(task, fd: int, request: int, arg: int = 0) -> int:
     """ioctl(2) on a perf event fd: the request's result or -errno (module doc)."""
-    wire_link_hooks()
     try:
         return _do_ioctl(task, int(fd), int(request), int(arg))
     except BpfError as e:
@@ -320,12 +316,3 @@ def perf_link_create(ctx, prog) -> int:
                                    lc.perf_event.bpf_cookie)
     return install_link(ctx, link)
 
-
-def wire_link_hooks() -> None:
-    """Plug the perf and kprobe_multi attachments into LINK_CREATE (once)."""
-    if _wired:
-        return
-    _wired.append(True)
-    from .link_cmds import LINK_CREATE_TYPES
-    for t in (PT.BPF_PROG_TYPE_KPROBE, PT.BPF_PROG_TYPE_TRACEPOINT, PT.BPF_PROG_TYPE_PERF_EVENT):
-        LINK_CREATE_TYPES.setdefault(t, perf_link_create)

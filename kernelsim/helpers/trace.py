@@ -589,7 +589,8 @@ bpf_skc_to_tcp_timewait_sock_proto = _skc_to("skc_to_tcp_timewait_sock", "tcp_ti
 bpf_skc_to_tcp_request_sock_proto = _skc_to("skc_to_tcp_request_sock", "tcp_request_sock")
 bpf_skc_to_udp6_sock_proto = _skc_to("skc_to_udp6_sock", "udp6_sock")
 bpf_skc_to_unix_sock_proto = _skc_to("skc_to_unix_sock", "unix_sock")
-bpf_skc_to_mptcp_sock_proto = _skc_to("skc_to_mptcp_sock", "mptcp_sock")
+bpf_skc_to_mptcp_sock_proto = _proto(None, "skc_to_mptcp_sock", RET_PTR_TO_BTF_ID_OR_NULL,
+                                     (A.ARG_PTR_TO_SOCK_COMMON,), ret_btf_id=("struct", "mptcp_sock"))
 bpf_sk_storage_get_tracing_proto = _proto(None, "sk_storage_get", RET_PTR_TO_MAP_VALUE_OR_NULL,
                                           (_MAP, A.ARG_PTR_TO_BTF_ID_SOCK_COMMON | T.PTR_MAYBE_NULL,
                                            A.ARG_PTR_TO_MAP_VALUE | T.PTR_MAYBE_NULL, A.ARG_ANYTHING))

@@ -41,6 +41,8 @@ class BpfMapOps:
     map_release_uref: Slot = None     # (map) -> None; usercnt reached 0 (prog array: clear all slots)
     map_release: Slot = None          # (map, file) -> None; a map file closed (perf array drops its entries)
     map_check_btf: Slot = None        # (map, btf, key_type, value_type) -> None; EINVAL/ENOTSUPP
+    map_meta_equal: Slot = None       # (meta, map) -> bool; None: the type cannot be an inner map
+    #                                   (bpf_map_meta_alloc: ENOTSUPP), map_in_map.py
     map_mmap: Slot = None             # (map, writable: bool) -> memoryview; user-space view of the values
 
     # -- element access from programs and syscalls ------------------------------------------
@@ -74,6 +76,11 @@ class BpfMapOps:
     map_fd_lookup_ptr: Slot = None    # (invented) (map, index) -> stored object or None; the
     #                                   interpreter's tail call and bpf_perf_event_output read slots with it
     map_poke_track: Slot = None       # (map, prog) -> None; a program using this prog array (owner check)
+
+    # -- local storage (task storage ...; bpf_local_storage.py) -------------------------------
+    local_storage_get: Slot = None    # (invented) (map, owner, value bytes or None, flags) -> value
+    #                                   address or 0 (bpf_task_storage_get: F_CREATE makes one)
+    local_storage_delete: Slot = None  # (invented) (map, owner) -> None; ENOENT
 
     # -- global data (ld_imm64 BPF_PSEUDO_MAP_VALUE) ------------------------------------------
     map_direct_value_addr: Slot = None   # (map, off) -> address of value byte 0 (off < value_size); EINVAL/ENOTSUPP

@@ -64,17 +64,16 @@ class Scenario:
         self.ctx = k.mem.alloc(96, "bench ctx", kind="ctx").start
 
     def load(self, eat):
-        """BPF_PROG_LOAD through task.bpf (syscall/object/bpf_calls.py: libbpf's attr layout)."""
-        from syscall.object import bpf_calls as bc
+        """BPF_PROG_LOAD through task.bpf (syscall/libbpf.py: libbpf's attr layout)."""
+        from syscall import libbpf as L
         from ..isa.insn import encode_insns
         k, t = self.kernel, self.task
         insns = encode_insns(assemble(counter_text(self.fd)))
-        fd, log, _ = bc.prog_load(t, PT.BPF_PROG_TYPE_TRACING, "count", "GPL", insns,
-                                  expected_attach_type=eat, attach_btf_id=k.functions[FUNC].btf_id)
+        opts = L.ProgLoadOpts(expected_attach_type=eat, attach_btf_id=k.functions[FUNC].btf_id)
+        fd, log, _ = L.bpf_prog_load(t, PT.BPF_PROG_TYPE_TRACING, insns, "GPL", "count", opts)
         if fd < 0:
-            fd, log, _ = bc.prog_load(t, PT.BPF_PROG_TYPE_TRACING, "count", "GPL", insns,
-                                      expected_attach_type=eat, attach_btf_id=k.functions[FUNC].btf_id,
-                                      log_level=1, log_size=1 << 16)
+            opts.log_level, opts.log_size = 1, 1 << 16
+            fd, log, _ = L.bpf_prog_load(t, PT.BPF_PROG_TYPE_TRACING, insns, "GPL", "count", opts)
             raise RuntimeError(f"PROG_LOAD: {fd}: {log.strip().splitlines()[-1:] or ''}")
         prog = t.files.get(fd).obj
         if any(i.code == 0x18 and i.src in (1, 2) for i in prog.insnsi):
@@ -87,8 +86,8 @@ class Scenario:
 
     def attach(self, prog):
         """BPF_LINK_CREATE through task.bpf; the link object (its fd in ``link.bench_fd``)."""
-        from syscall.object import bpf_calls as bc
-        fd = bc.link_create(self.task, prog.bench_fd, 0, prog.expected_attach_type)
+        from syscall import libbpf as L
+        fd = L.bpf_link_create(self.task, prog.bench_fd, 0, prog.expected_attach_type)
         if fd < 0:
             raise RuntimeError(f"LINK_CREATE: {fd}")
         link = self.task.files.get(fd).obj

@@ -186,7 +186,7 @@ def check_cfg(env) -> None:
         if op == BPF_EXIT:
             return DONE_EXPLORING
         if op == BPF_CALL:
-            if insn.src == 0 and insn.imm == 181:  # bpf_loop calls a callback
+            if insn.src == 0 and insn.imm in (181, 180):  # bpf_loop, bpf_find_vma call a callback
                 prune.add(t)
                 jmp_points.add(t)
                 env.force_checkpoints.add(t)

@@ -1154,8 +1154,8 @@ def mark_ptr_or_null_reg(reg: BpfRegState, rid: int, is_null: bool) -> None:
             reg.type = SCALAR_VALUE
         else:
             reg.type &= ~PTR_MAYBE_NULL
-            if base_type(reg.type) == PTR_TO_MAP_VALUE:
-                pass
+            if base_type(reg.type) == PTR_TO_MAP_VALUE and getattr(reg.map_ptr, "inner_map_meta", None):
+                reg.type, reg.map_ptr = CONST_PTR_TO_MAP, reg.map_ptr.inner_map_meta   # map-in-map
             if not reg.ref_obj_id:
                 reg.id = 0
 

@@ -29,7 +29,7 @@ from kernelsim.uapi import BpfAttachType as A
 from kernelsim.uapi import (PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_SET_BPF, PERF_PMU_TYPE_KPROBE,
                             PerfFlag, PerfTypeId)
 
-from . import bpf_calls as sysc
+from .. import libbpf as L
 from .errors import BpfObjectError, errno_name
 
 BPF_F_KPROBE_MULTI_RETURN = 1
@@ -66,14 +66,14 @@ class Link:
 
     def info(self):
         """BPF_OBJ_GET_INFO_BY_FD on the link: a ``struct bpf_link_info`` cdata."""
-        ret, info = sysc.obj_get_info_by_fd(self.task, self.fd, "struct bpf_link_info")
+        ret, info = L.bpf_obj_get_info_by_fd(self.task, self.fd, "link")
         if ret < 0:
             raise BpfObjectError(-ret, f"link of prog '{self.prog.name}': get info failed: "
                                  f"{errno_name(-ret)}", prog=self.prog.name)
         return info
 
     def pin(self, path: str) -> None:
-        ret = sysc.obj_pin(self.task, self.fd, path)
+        ret = L.bpf_obj_pin(self.task, self.fd, path)
         if ret < 0:
             raise BpfObjectError(-ret, f"link of prog '{self.prog.name}': pin at '{path}' failed: "
                                  f"{errno_name(-ret)}", prog=self.prog.name)
@@ -117,11 +117,12 @@ def _target(prog, default=None) -> str:
 def attach_trace(prog, cookie: int = 0) -> Link:
     """bpf_program__attach_btf_id (fentry, fexit, fmod_ret, tp_btf, lsm)."""
     task = prog.obj.task
-    fd = sysc.link_create(task, prog.fd, 0, prog.expected_attach_type, cookie=cookie)
+    fd = L.bpf_link_create(task, prog.fd, 0, prog.expected_attach_type,
+                           L.LinkCreateOpts(cookie=cookie))
     if fd == -errno.EINVAL and not cookie and prog.expected_attach_type in (
             A.BPF_TRACE_RAW_TP, A.BPF_LSM_MAC, A.BPF_TRACE_FENTRY, A.BPF_TRACE_FEXIT,
             A.BPF_MODIFY_RETURN):
-        fd = sysc.raw_tracepoint_open(task, None, prog.fd)
+        fd = L.bpf_raw_tracepoint_open(task, None, prog.fd)
     if fd < 0:
         raise _err(prog, fd, "failed to attach")
     return prog.obj._track(Link(task, prog, fd, "tracing", target=prog._def.attach_target
@@ -135,7 +136,7 @@ def attach_raw_tp(prog, tp_name: str | None = None, cookie: int = 0) -> Link:
         raise BpfObjectError(errno.EINVAL, f"prog '{prog.name}': no raw tracepoint name in "
                              f"SEC(\"{prog.section}\"); pass tp_name=", prog=prog.name,
                              section=prog.section)
-    fd = sysc.raw_tracepoint_open(prog.obj.task, name, prog.fd, cookie)
+    fd = L.bpf_raw_tracepoint_open(prog.obj.task, name, prog.fd, cookie)
     if fd < 0:
         raise _err(prog, fd, f"failed to attach to raw tracepoint '{name}'")
     return prog.obj._track(Link(prog.obj.task, prog, fd, "raw_tp", target=name))
@@ -165,7 +166,8 @@ def attach_perf_event(prog, pfd: int, *, cookie: int = 0, force_ioctl: bool = Fa
     link_fd = -1
     try:
         if not force_ioctl:
-            link_fd = sysc.link_create(task, prog.fd, pfd, A.BPF_PERF_EVENT, perf_cookie=cookie)
+            link_fd = L.bpf_link_create(task, prog.fd, pfd, A.BPF_PERF_EVENT,
+                                        L.LinkCreateOpts(cookie=cookie))
             if link_fd < 0:
                 raise _err(prog, link_fd, f"failed to create BPF link for perf_event FD {pfd}")
         else:
@@ -289,9 +291,10 @@ def attach_kprobe_multi(prog, pattern: str | None = None, *, syms=None, cookies=
                                  f"'{pattern}'", prog=prog.name, section=prog.section)
     attach_type = A.BPF_TRACE_KPROBE_SESSION if session or prog.section.startswith(
         "kprobe.session") else A.BPF_TRACE_KPROBE_MULTI
-    fd = sysc.link_create(prog.obj.task, prog.fd, 0, attach_type, kprobe_syms=list(syms),
-                          kprobe_cookies=list(cookies) if cookies else None,
-                          kprobe_flags=BPF_F_KPROBE_MULTI_RETURN if retprobe else 0)
+    opts = L.LinkCreateOpts(kprobe_multi_syms=list(syms),
+                            kprobe_multi_cookies=list(cookies) if cookies else None,
+                            kprobe_multi_flags=BPF_F_KPROBE_MULTI_RETURN if retprobe else 0)
+    fd = L.bpf_link_create(prog.obj.task, prog.fd, 0, attach_type, opts)
     if fd < 0:
         raise _err(prog, fd, "failed to attach kprobe.multi")
     return prog.obj._track(Link(prog.obj.task, prog, fd, "kprobe_multi",

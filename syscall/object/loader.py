@@ -36,7 +36,6 @@ Linux 6.18, where every probe succeeds, so they are not issued and the full feat
 from __future__ import annotations
 
 import errno
-import os
 import re
 
 from btf import BTF_KIND_FUNC, BTF_KIND_TYPEDEF
@@ -44,7 +43,7 @@ from kernelsim.isa.insn import encode_insns
 from kernelsim.uapi import BpfAttachType as A
 from kernelsim.uapi import BpfCmd, BpfMapType, BpfProgFlags
 
-from . import bpf_calls as sysc
+from .. import libbpf as L
 from .btf_fixup import btf_needs_sanitization, mark_funcs_static, sanitize_btf
 from .core import format_spec
 from .errors import LIBBPF_ERRNO__LOAD, BpfObjectError, errno_name
@@ -141,12 +140,12 @@ def _sanitize_and_load_btf(obj, calls) -> None:
         kern = sanitize_btf(obj.raw_btf, obj.features)
     data = kern.to_bytes()
     obj.kernel_btf_bytes = data
-    fd, _ = sysc.btf_load(calls, data)
+    fd, _ = L.bpf_btf_load(calls, data)
     log = ""
     if fd < 0:
         size = BPF_LOG_BUF_SIZE
         while True:
-            fd, log = sysc.btf_load(calls, data, size, 1)
+            fd, log = L.bpf_btf_load(calls, data, 1, size)
             if fd != -errno.ENOSPC or size > 0xFFFFFFFF // 2:
                 break
             size *= 2
@@ -162,24 +161,11 @@ def _sanitize_and_load_btf(obj, calls) -> None:
 
 # -- maps ------------------------------------------------------------------------------------
 
-def num_possible_cpus(task) -> int:
-    """libbpf_num_possible_cpus: the task's kernel's CPUs (or /sys/devices/system/cpu/possible)."""
-    n = getattr(getattr(task, "kernel", None), "ncpus", None)
-    if n:
-        return int(n)
-    try:
-        with open("/sys/devices/system/cpu/possible") as f:
-            text = f.read().strip()
-        return max(int(p.partition("-")[2] or p) for p in text.split(",")) + 1
-    except (OSError, ValueError):
-        return os.cpu_count() or 1
-
-
 def map_set_def_max_entries(m, task) -> None:
     """map_set_def_max_entries: a perf event array without max_entries gets one slot per
     possible CPU."""
     if m.map_type == BpfMapType.BPF_MAP_TYPE_PERF_EVENT_ARRAY and not m.max_entries:
-        m.max_entries = num_possible_cpus(task)
+        m.max_entries = L.libbpf_num_possible_cpus(task)
 
 
 def _create_maps(obj, calls) -> None:
@@ -189,7 +175,7 @@ def _create_maps(obj, calls) -> None:
             continue
         map_set_def_max_entries(m, calls.task)
         if m.pin_path:
-            fd = sysc.obj_get(calls, m.pin_path)
+            fd = L.bpf_obj_get(calls, m.pin_path)
             if fd >= 0:
                 _check_reuse(obj, calls, m, fd)
                 m.fd, m.reused = fd, True
@@ -200,7 +186,7 @@ def _create_maps(obj, calls) -> None:
             if m.init_slots and m.map_type in MAP_IN_MAP:
                 _init_slots(obj, calls, m, "map")
         if m.pin_path and not m.reused:
-            ret = sysc.obj_pin(calls, m.fd, m.pin_path)
+            ret = L.bpf_obj_pin(calls, m.fd, m.pin_path)
             if ret < 0:
                 raise _fail(ret, f"map '{m.name}': failed to auto-pin at '{m.pin_path}': "
                             f"{errno_name(-ret)}", map=m.name)
@@ -208,7 +194,7 @@ def _create_maps(obj, calls) -> None:
 
 def _check_reuse(obj, calls, m, fd: int) -> None:
     """bpf_object__reuse_map / map_is_reuse_compat."""
-    ret, info = sysc.obj_get_info_by_fd(calls, fd, "struct bpf_map_info")
+    ret, info = L.bpf_obj_get_info_by_fd(calls, fd, "map")
     if ret < 0:
         calls.close(fd)
         raise _fail(ret, f"map '{m.name}': can't get pinned map info: {errno_name(-ret)}",
@@ -235,15 +221,16 @@ def _create_map(obj, calls, m, is_inner: bool = False) -> int:
         inner_fd = _create_map(obj, calls, m.inner, True)
     kw = dict(map_flags=m.map_flags, numa_node=m.numa_node, map_extra=m.map_extra,
               inner_map_fd=inner_fd)
-    fd = sysc.map_create(calls, int(m.map_type), m.name, m.key_size, m.value_size, m.max_entries,
-                         btf_fd=btf_fd if (key_id or value_id) else 0, btf_key_type_id=key_id,
-                         btf_value_type_id=value_id, **kw)
+    opts = L.MapCreateOpts(btf_fd=btf_fd if (key_id or value_id) else 0, btf_key_type_id=key_id,
+                           btf_value_type_id=value_id, **kw)
+    fd = L.bpf_map_create(calls, int(m.map_type), m.name, m.key_size, m.value_size,
+                          m.max_entries, opts)
     if fd < 0 and (key_id or value_id):
         obj.warnings.append(f"Error in bpf_create_map_xattr({m.name}): {errno_name(-fd)}. "
                             "Retrying without BTF.")
         m.btf_key_type_id = m.btf_value_type_id = 0
-        fd = sysc.map_create(calls, int(m.map_type), m.name, m.key_size, m.value_size,
-                             m.max_entries, **kw)
+        fd = L.bpf_map_create(calls, int(m.map_type), m.name, m.key_size, m.value_size,
+                              m.max_entries, L.MapCreateOpts(**kw))
     if inner_fd > 0:
         calls.close(inner_fd)
     if fd < 0:
@@ -254,12 +241,12 @@ def _create_map(obj, calls, m, is_inner: bool = False) -> int:
 
 def _populate_internal_map(obj, calls, m) -> None:
     """bpf_object__populate_internal_map: the initial contents, then freeze .rodata/.kconfig."""
-    ret = sysc.map_update_elem(calls, m.fd, b"\0\0\0\0", bytes(m.data), 0)
+    ret = L.bpf_map_update_elem(calls, m.fd, b"\0\0\0\0", bytes(m.data), 0)
     if ret < 0:
         raise _fail(ret, f"map '{m.name}': failed to set initial contents: {errno_name(-ret)}",
                     map=m.name)
     if m.libbpf_type in (LIBBPF_MAP_RODATA, LIBBPF_MAP_KCONFIG):
-        ret = sysc.map_freeze(calls, m.fd)
+        ret = L.bpf_map_freeze(calls, m.fd)
         if ret < 0:
             raise _fail(ret, f"map '{m.name}': failed to freeze as read-only: {errno_name(-ret)}",
                         map=m.name)
@@ -277,8 +264,8 @@ def _init_slots(obj, calls, m, kind: str) -> None:
         if fd < 0:
             raise BpfObjectError(errno.EINVAL, f"map '{m.name}': slot [{slot}]: '{sym}' was not "
                                  "created", map=m.name, symbol=sym)
-        ret = sysc.map_update_elem(calls, m.fd, slot.to_bytes(4, "little"),
-                                   fd.to_bytes(4, "little"), 0)
+        ret = L.bpf_map_update_elem(calls, m.fd, slot.to_bytes(4, "little"),
+                                    fd.to_bytes(4, "little"), 0)
         if ret < 0:
             raise _fail(ret, f"map '{m.name}': failed to initialize slot [{slot}] to {kind} "
                         f"'{sym}' fd={fd}: {errno_name(-ret)}", map=m.name, symbol=sym)
@@ -371,17 +358,16 @@ def _load_prog(obj, calls, p, log_level: int, log_size: int) -> None:
     if obj.btf_fd >= 0 and "btf_func_info" in obj.features:
         kw.update(prog_btf_fd=obj.btf_fd)
         if p.func_info:
-            kw.update(func_info=b"".join(p.func_info), func_info_rec_size=p.func_info_rec_size,
-                      func_info_cnt=len(p.func_info))
+            kw.update(func_info=b"".join(p.func_info), func_info_rec_size=p.func_info_rec_size)
         if p.line_info:
-            kw.update(line_info=b"".join(p.line_info), line_info_rec_size=p.line_info_rec_size,
-                      line_info_cnt=len(p.line_info))
+            kw.update(line_info=b"".join(p.line_info), line_info_rec_size=p.line_info_rec_size)
     size = log_size or BPF_LOG_BUF_SIZE
     level = log_level
     log = ""
     while True:
-        fd, log, true_size = sysc.prog_load(calls, p.prog_type, p.name, obj.license or "", insns,
-                                            log_level=level, log_size=size if level else 0, **kw)
+        fd, log, _ = L.bpf_prog_load(calls, p.prog_type, insns, obj.license or "", p.name,
+                                     L.ProgLoadOpts(log_level=level, log_size=size if level else 0,
+                                                    **kw))
         if fd >= 0:
             break
         if level == 0:
@@ -401,7 +387,7 @@ def _load_prog(obj, calls, p, log_level: int, log_size: int) -> None:
     if obj.has_rodata:
         for m in obj.maps:
             if m.libbpf_type == LIBBPF_MAP_RODATA and m.fd >= 0:
-                if sysc.prog_bind_map(calls, fd, m.fd) < 0:
+                if L.bpf_prog_bind_map(calls, fd, m.fd) < 0:
                     obj.warnings.append(f"prog '{p.name}': failed to bind map '{m.real_name}'")
 
 

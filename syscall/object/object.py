@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from kernelsim.uapi import BpfMapType, BpfUpdateFlags
 
 from . import attach as attach_mod
-from . import bpf_calls as sysc
+from .. import libbpf as L
 from .errors import BpfObjectError, errno_name
 from .loader import bpf_object_load, bpf_object_prepare, bpf_object_unload
 from .maps import LIBBPF_MAP_KCONFIG, LIBBPF_MAP_RODATA
@@ -120,17 +120,18 @@ class Program:
     def test_run(self, *, ctx: bytes = b"", data: bytes = b"", data_size_out: int = 0,
                  ctx_size_out: int = 0, repeat: int = 0, flags: int = 0, cpu: int = 0):
         """BPF_PROG_TEST_RUN: a dict with retval, data_out, ctx_out, duration."""
-        ret, retval, dout, cout, dur = sysc.prog_test_run(
-            self.obj.task, self.fd, data_in=data, data_size_out=data_size_out, ctx_in=ctx,
-            ctx_size_out=ctx_size_out, repeat=repeat, flags=flags, cpu=cpu)
+        ret, out = L.bpf_prog_test_run(self.obj.task, self.fd, L.TestRunOpts(
+            data_in=data, data_size_out=data_size_out, ctx_in=ctx, ctx_size_out=ctx_size_out,
+            repeat=repeat, flags=flags, cpu=cpu))
         if ret < 0:
             raise BpfObjectError(-ret, f"prog '{self.name}': test run failed: {errno_name(-ret)}",
                                  prog=self.name, section=self.section)
-        return {"retval": retval, "data_out": dout, "ctx_out": cout, "duration": dur}
+        return {"retval": int(out.retval), "data_out": out.data_out, "ctx_out": out.ctx_out,
+                "duration": int(out.duration)}
 
     def info(self):
         """BPF_OBJ_GET_INFO_BY_FD: a ``struct bpf_prog_info`` cdata."""
-        ret, info = sysc.obj_get_info_by_fd(self.obj.task, self.fd, "struct bpf_prog_info")
+        ret, info = L.bpf_obj_get_info_by_fd(self.obj.task, self.fd, "prog")
         if ret < 0:
             raise BpfObjectError(-ret, f"prog '{self.name}': get info failed: {errno_name(-ret)}",
                                  prog=self.name)
@@ -240,8 +241,8 @@ class Map:
     def lookup(self, key, flags: int = 0, raw: bool = False):
         """BPF_MAP_LOOKUP_ELEM: the decoded value, or None when absent (ENOENT)."""
         self._need_fd()
-        ret, data = sysc.map_lookup_elem(self.obj.task, self.fd, self._key(key), self._vsize(),
-                                         flags)
+        ret, data = L.bpf_map_lookup_elem(self.obj.task, self.fd, self._key(key), self._vsize(),
+                                          flags)
         if ret == -errno.ENOENT:
             return None
         if ret < 0:
@@ -251,15 +252,15 @@ class Map:
     def update(self, key, value, flags: int = BpfUpdateFlags.BPF_ANY) -> None:
         """BPF_MAP_UPDATE_ELEM (BPF_ANY, BPF_NOEXIST, BPF_EXIST, BPF_F_LOCK)."""
         self._need_fd()
-        ret = sysc.map_update_elem(self.obj.task, self.fd, self._key(key), self._value(value),
-                                   int(flags))
+        ret = L.bpf_map_update_elem(self.obj.task, self.fd, self._key(key), self._value(value),
+                                    int(flags))
         if ret < 0:
             raise self._fail(ret, "update failed")
 
     def delete(self, key) -> None:
         """BPF_MAP_DELETE_ELEM. KeyError when absent."""
         self._need_fd()
-        ret = sysc.map_delete_elem(self.obj.task, self.fd, self._key(key))
+        ret = L.bpf_map_delete_elem(self.obj.task, self.fd, self._key(key))
         if ret == -errno.ENOENT:
             raise KeyError(key)
         if ret < 0:
@@ -268,8 +269,8 @@ class Map:
     def lookup_and_delete(self, key=None):
         """BPF_MAP_LOOKUP_AND_DELETE_ELEM (also pop for queues and stacks); None when empty."""
         self._need_fd()
-        ret, data = sysc.map_lookup_and_delete_elem(self.obj.task, self.fd, self._key(key),
-                                                    self._vsize())
+        ret, data = L.bpf_map_lookup_and_delete_elem(self.obj.task, self.fd, self._key(key),
+                                                     self._vsize())
         if ret == -errno.ENOENT:
             return None
         if ret < 0:
@@ -284,7 +285,8 @@ class Map:
         self._need_fd()
         if self._def.map_type == BpfMapType.BPF_MAP_TYPE_BLOOM_FILTER:
             attr_value = self._value(value)
-            ret, _ = sysc.map_lookup_elem_value(self.obj.task, self.fd, attr_value)
+            ret, _ = L.bpf_map_lookup_elem(self.obj.task, self.fd, None, len(attr_value),
+                                           value=attr_value)
             if ret == -errno.ENOENT:
                 return False
             if ret < 0:
@@ -303,7 +305,7 @@ class Map:
         seen = 0
         limit = max(self.max_entries, 1) * 2 + 16
         while True:
-            ret, nxt = sysc.map_get_next_key(self.obj.task, self.fd, key, self.key_size)
+            ret, nxt = L.bpf_map_get_next_key(self.obj.task, self.fd, key, self.key_size)
             if ret == -errno.ENOENT:
                 return
             if ret < 0:
@@ -359,18 +361,18 @@ class Map:
             self.delete(k)
 
     def info(self):
-        ret, info = sysc.obj_get_info_by_fd(self.obj.task, self.fd, "struct bpf_map_info")
+        ret, info = L.bpf_obj_get_info_by_fd(self.obj.task, self.fd, "map")
         if ret < 0:
             raise self._fail(ret, "get info failed")
         return info
 
     def freeze(self) -> None:
-        ret = sysc.map_freeze(self.obj.task, self.fd)
+        ret = L.bpf_map_freeze(self.obj.task, self.fd)
         if ret < 0:
             raise self._fail(ret, "freeze failed")
 
     def pin(self, path: str) -> None:
-        ret = sysc.obj_pin(self.obj.task, self.fd, path)
+        ret = L.bpf_obj_pin(self.obj.task, self.fd, path)
         if ret < 0:
             raise self._fail(ret, f"pin at '{path}' failed")
 
@@ -413,7 +415,7 @@ class GlobalData:
         m = self._map
         if m.fd < 0:
             return bytes(m.data)
-        ret, data = sysc.map_lookup_elem(self._obj.task, m.fd, b"\0\0\0\0", m.value_size)
+        ret, data = L.bpf_map_lookup_elem(self._obj.task, m.fd, b"\0\0\0\0", m.value_size)
         if ret < 0:
             raise BpfObjectError(-ret, f"map '{m.name}': lookup failed: {errno_name(-ret)}",
                                  map=m.name)
@@ -451,7 +453,7 @@ class GlobalData:
                                  f"'{m.name}' is frozen); set '{name}' before load()", map=m.name)
         image = bytearray(self._image())
         image[off: off + size] = data
-        ret = sysc.map_update_elem(self._obj.task, m.fd, b"\0\0\0\0", bytes(image), 0)
+        ret = L.bpf_map_update_elem(self._obj.task, m.fd, b"\0\0\0\0", bytes(image), 0)
         if ret < 0:
             raise BpfObjectError(-ret, f"map '{m.name}': update failed: {errno_name(-ret)}",
                                  map=m.name)

@@ -73,15 +73,40 @@ def test_primed_link_is_eagain_and_cleanup_frees_the_id():
     t.close(lfd)
 
 
+def _vmlinux_info(t) -> dict:
+    import ctypes
+    kfd = L.btf_get_fd_by_id(t, 1)
+    name = ctypes.create_string_buffer(16)
+    info = L.obj_get_info_by_fd(t, kfd, "btf", name=ctypes.addressof(name), name_len=16)
+    info["name"] = name.value
+    t.close(kfd)
+    return info
+
+
 def test_btf_ids_start_with_vmlinux():
+    from btf import BtfBuilder
+    k = machine()
+    assert k._btf is None                                     # ID 1 is reserved, nothing parsed
+    t = k.spawn("t")
+    assert L.btf_get_next_id(t, 0) == 1                       # before any BTF_LOAD
+    before = _vmlinux_info(t)
+    assert before["id"] == 1 and before["kernel_btf"] == 1 and before["name"] == b"vmlinux"
+    b = BtfBuilder()
+    b.add_int("int", 4, 1)
+    fd, _ = L.btf_load(t, b.to_bytes())
+    assert L.btf_get_next_id(t, 0) == 1 and L.btf_get_next_id(t, 1) == 2
+    assert L.obj_get_info_by_fd(t, fd, "btf")["id"] == 2
+    info = _vmlinux_info(t)
+    assert info["kernel_btf"] == 1 and info["btf_size"] > 0 and info["name"] == b"vmlinux"
+    assert info["btf_size"] == before["btf_size"]
+
+
+def test_vmlinux_btf_is_id_1_even_when_a_user_btf_comes_first():
     from btf import BtfBuilder
     k = machine()
     t = k.spawn("t")
     b = BtfBuilder()
     b.add_int("int", 4, 1)
-    fd, _ = L.btf_load(t, b.to_bytes())
-    assert L.btf_get_next_id(t, 0) == 1
+    fd, _ = L.btf_load(t, b.to_bytes())                       # the first thing the machine does
     assert L.obj_get_info_by_fd(t, fd, "btf")["id"] == 2
-    kfd = L.btf_get_fd_by_id(t, 1)
-    info = L.obj_get_info_by_fd(t, kfd, "btf")
-    assert info["kernel_btf"] == 1 and info["btf_size"] > 0
+    assert _vmlinux_info(t)["kernel_btf"] == 1

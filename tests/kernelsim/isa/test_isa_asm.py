@@ -11,6 +11,7 @@ from kernelsim.isa.disasm import (ASM_CBS, check_insn, disasm_insns, ld_imm64_se
                                   print_bpf_insn, print_conformance_insn)
 from kernelsim.isa.insn import BPF_OP, BPF_SIZE, BPF_SRC, BpfInsn as I, encode_insns
 from kernelsim.isa.opcodes import ATOMIC_OPS, LD_IMM64_SRC, OPCODES
+from kernelsim.uapi import BpfPseudo
 
 KERNEL = [  # (text, slots)
     ("r0 = 1", [I(0xb7, 0, 0, 0, 1)]),
@@ -293,7 +294,9 @@ def valid_insn(draw, kfunc_off=True):
     if kind == "ld_imm64":
         src = draw(st.sampled_from(sorted(LD_IMM64_SRC)))
         nxt = draw(S32) if LD_IMM64_SRC[src][1] else 0
-        return [I(code, d, src, 0, draw(S32)), I(0, 0, 0, 0, nxt)]
+        # a BPF_PSEUDO_FUNC imm of 0 would land in the second slot of its own ldimm64
+        imm = draw(S32.filter(bool) if src == BpfPseudo.BPF_PSEUDO_FUNC else S32)
+        return [I(code, d, src, 0, imm), I(0, 0, 0, 0, nxt)]
     if kind == "ld_abs":
         return [I(code, 0, 0, 0, draw(S32))]
     if kind == "ld_ind":

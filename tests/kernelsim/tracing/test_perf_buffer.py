@@ -113,6 +113,7 @@ def test_object_loader_perf_buffer_with_a_c_program():
     k = Kernel(ncpus=2)
     t = k.spawn(comm="app", cpu=0)
     obj = t.load_object(PROG)
+    assert obj.maps["events"].max_entries == k.ncpus       # no max_entries: one per possible CPU
     obj.attach()
     got = []
     pb = obj.perf_buffer("events", lambda cpu, data: got.append((cpu, data)))

@@ -160,8 +160,8 @@ def test_link_info_and_fdinfo(T):
     ret, _ = T.link_info_raw(lfd, lambda i: setattr(i.raw_tracepoint, "tp_name_len", 8))
     assert ret == -errno.EINVAL
     assert link.show_fdinfo() == "tp_name:\tsched_process_fork\ncookie:\t77\n"
-    from syscall.object import bpf_calls as bc
-    assert bc.link_detach(T.task, lfd) == -errno.EOPNOTSUPP
+    from syscall import libbpf as L
+    assert L.bpf_link_detach(T.task, lfd) == -errno.EOPNOTSUPP
 
 
 def test_close_detaches_and_fork_hook(T):

@@ -45,6 +45,18 @@ def test_link_create_returns_an_fd_and_close_detaches(env):
     assert m[0] == 1 and k.functions["bpf_fentry_test1"].direct is None
 
 
+def test_target_obj_id_is_1_after_a_user_btf(env):
+    from btf import BtfBuilder
+    from syscall import libbpf as L
+    k, t, m = env
+    b = BtfBuilder()
+    b.add_int("int", 4, 1)
+    bfd, _ = L.btf_load(t, b.to_bytes())                     # a user BTF before vmlinux is used
+    assert L.obj_get_info_by_fd(t, bfd, "btf")["id"] == 2
+    link = attach(k, load(k, t, R0, "vfs_read", FEXIT))
+    assert link_op(link, "fill_link_info")(None)["tracing.target_obj_id"] == 1
+
+
 def test_link_info_and_fdinfo(env):
     k, t, m = env
     p = load(k, t, R0, "vfs_read", FEXIT)
@@ -176,77 +188,82 @@ def test_distill_refusal_at_load():
 # -- through bpf(2): PROG_LOAD, LINK_CREATE, RAW_TRACEPOINT_OPEN, LINK_DETACH/UPDATE, info, stats
 
 def _syscall():
-    from syscall import abi
-    from syscall.object import bpf_calls as bc
-    return abi, bc
+    from syscall import abi, libbpf as L
+    return abi, L
 
 
-def _load(bc, k, t, text, func, eat, **kw):
+def _load(L, k, t, text, func, eat, **kw):
     from kernelsim.isa.asm import assemble
     from kernelsim.isa.insn import encode_insns
-    return bc.prog_load(t, PT.BPF_PROG_TYPE_TRACING, "p", "GPL", encode_insns(assemble(text)),
-                        expected_attach_type=eat, attach_btf_id=k.functions[func].btf_id, **kw)
+    opts = L.ProgLoadOpts(expected_attach_type=eat, attach_btf_id=k.functions[func].btf_id, **kw)
+    return L.bpf_prog_load(t, PT.BPF_PROG_TYPE_TRACING, encode_insns(assemble(text)), "GPL", "p",
+                           opts)
+
+
+def _test_run(L, t, fd):
+    ret, out = L.bpf_prog_test_run(t, fd)
+    return ret, out.retval
 
 
 def test_syscall_attach_info_and_close():
-    abi, bc = _syscall()
+    abi, L = _syscall()
     k = Kernel()
     t = k.spawn(comm="loader")
-    pfd, _, _ = _load(bc, k, t, R0, "bpf_fentry_test1", AT.BPF_TRACE_FENTRY)
+    pfd, _, _ = _load(L, k, t, R0, "bpf_fentry_test1", AT.BPF_TRACE_FENTRY)
     assert pfd >= 3
-    lfd = bc.link_create(t, pfd, 0, AT.BPF_TRACE_FENTRY, cookie=5)
+    lfd = L.bpf_link_create(t, pfd, 0, AT.BPF_TRACE_FENTRY, L.LinkCreateOpts(cookie=5))
     assert lfd > pfd and k.functions["bpf_fentry_test1"].direct is not None
-    ret, info = bc.obj_get_info_by_fd(t, lfd, "struct bpf_link_info")
+    ret, info = L.bpf_obj_get_info_by_fd(t, lfd, "link")
     fid = k.functions["bpf_fentry_test1"].btf_id
     assert ret == 0 and info.type == BpfLinkType.BPF_LINK_TYPE_TRACING
     assert (info.tracing.attach_type, info.tracing.target_obj_id, info.tracing.target_btf_id,
             info.tracing.cookie) == (AT.BPF_TRACE_FENTRY, 1, fid, 5)
-    assert bc.link_detach(t, lfd) == -95                          # EOPNOTSUPP
+    assert L.bpf_link_detach(t, lfd) == -95                          # EOPNOTSUPP
     attr = abi.new_attr()
     attr.link_update.link_fd = lfd
     attr.link_update.new_prog_fd = pfd
-    assert bc.sys_bpf(t, 29, attr) == -EINVAL                      # BPF_LINK_UPDATE
-    assert bc.link_create(t, pfd, 0, AT.BPF_TRACE_FEXIT) == -EINVAL    # attach_type mismatch
-    assert bc.link_create(t, pfd, 0, AT.BPF_TRACE_FENTRY) == -EBUSY
-    assert bc.raw_tracepoint_open(t, "sched_switch", pfd) == -EINVAL   # name must be 0
-    assert bc.raw_tracepoint_open(t, None, pfd) == -EBUSY
+    assert t.bpf(29, attr) == -EINVAL                      # BPF_LINK_UPDATE
+    assert L.bpf_link_create(t, pfd, 0, AT.BPF_TRACE_FEXIT) == -EINVAL    # attach_type mismatch
+    assert L.bpf_link_create(t, pfd, 0, AT.BPF_TRACE_FENTRY) == -EBUSY
+    assert L.bpf_raw_tracepoint_open(t, "sched_switch", pfd) == -EINVAL   # name must be 0
+    assert L.bpf_raw_tracepoint_open(t, None, pfd) == -EBUSY
     assert t.close(lfd) == 0 and k.functions["bpf_fentry_test1"].direct is None
-    lfd2 = bc.raw_tracepoint_open(t, None, pfd)                   # re-attach, the other way
+    lfd2 = L.bpf_raw_tracepoint_open(t, None, pfd)                   # re-attach, the other way
     assert lfd2 >= 3 and k.functions["bpf_fentry_test1"].direct is not None
     t.exit()                                                      # the process ends: detached
     assert k.functions["bpf_fentry_test1"].direct is None
 
 
 def test_syscall_load_refusal_log_and_test_run():
-    abi, bc = _syscall()
+    abi, L = _syscall()
     k = Kernel()
     t = k.spawn()
-    bad, log, _ = _load(bc, k, t, "r0 = 5\nexit\n", "eth_type_trans", AT.BPF_MODIFY_RETURN,
+    bad, log, _ = _load(L, k, t, "r0 = 5\nexit\n", "eth_type_trans", AT.BPF_MODIFY_RETURN,
                         log_level=1, log_size=4096)
     assert bad == -EINVAL and log == "eth_type_trans() is not modifiable\n"
-    mfd, _, _ = _load(bc, k, t, "r0 = 5\nexit\n", "bpf_modify_return_test", AT.BPF_MODIFY_RETURN)
-    assert bc.prog_test_run(t, mfd)[:2] == (0, 0x20021)
-    lfd = bc.link_create(t, mfd, 0, AT.BPF_MODIFY_RETURN)
+    mfd, _, _ = _load(L, k, t, "r0 = 5\nexit\n", "bpf_modify_return_test", AT.BPF_MODIFY_RETURN)
+    assert _test_run(L, t, mfd) == (0, 0x20021)
+    lfd = L.bpf_link_create(t, mfd, 0, AT.BPF_MODIFY_RETURN)
     assert lfd >= 3
-    assert bc.prog_test_run(t, mfd)[:2] == (0, 0x10022)
-    assert bc.prog_test_run(t, mfd, flags=1)[0] == -EINVAL
+    assert _test_run(L, t, mfd) == (0, 0x10022)
+    assert L.bpf_prog_test_run(t, mfd, L.TestRunOpts(flags=1))[0] == -EINVAL
 
 
 def test_syscall_stats_fd_and_prog_info():
-    abi, bc = _syscall()
+    abi, L = _syscall()
     k = Kernel()
     t = k.spawn()
-    pfd, _, _ = _load(bc, k, t, "r1 = 1\nr0 = 0\nexit\n", "bpf_fentry_test1", AT.BPF_TRACE_FEXIT)
-    lfd = bc.link_create(t, pfd, 0, AT.BPF_TRACE_FEXIT)
+    pfd, _, _ = _load(L, k, t, "r1 = 1\nr0 = 0\nexit\n", "bpf_fentry_test1", AT.BPF_TRACE_FEXIT)
+    lfd = L.bpf_link_create(t, pfd, 0, AT.BPF_TRACE_FEXIT)
     k.call("bpf_fentry_test1", 1)
     attr = abi.new_attr()
     attr.enable_stats.type = 0
-    sfd = bc.sys_bpf(t, 32, attr)                                 # BPF_ENABLE_STATS
+    sfd = t.bpf(32, attr)                                 # BPF_ENABLE_STATS
     assert sfd >= 3
     k.call("bpf_fentry_test1", 1)
     k.call("bpf_fentry_test1", 1)
     t.close(sfd)
     k.call("bpf_fentry_test1", 1)
-    ret, info = bc.obj_get_info_by_fd(t, pfd, "struct bpf_prog_info")
+    ret, info = L.bpf_obj_get_info_by_fd(t, pfd, "prog")
     assert ret == 0 and (info.run_cnt, info.run_time_ns, info.recursion_misses) == (2, 6, 0)
     t.close(lfd)

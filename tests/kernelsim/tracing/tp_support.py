@@ -1,6 +1,6 @@
 """Helpers for the tracepoint, kprobe and perf tests (not tests): programs loaded, maps created and
 attachments made through the task's real syscalls (task.bpf, task.perf_event_open, task.ioctl),
-with the bpf() wrappers of syscall/object/bpf_calls.py.
+with the raw (-errno) bpf() wrappers of syscall/libbpf.py.
 
 ``Tracer(kernel=None, arch="x86_64")`` makes a machine and a root task current on CPU 0 and
 offers: ``load(prog_type, asm_text, **opts) -> fd`` (assembled with kernelsim.isa.asm; raises
@@ -20,8 +20,7 @@ from kernelsim.isa.asm import assemble
 from kernelsim.isa.insn import encode_insns
 from kernelsim.uapi import (PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_SET_BPF, PERF_PMU_TYPE_KPROBE,
                             BpfAttachType as AT, BpfProgType as PT)
-from syscall import abi
-from syscall.object import bpf_calls as bc
+from syscall import abi, libbpf as L
 from syscall.perf_abi import ffi as perf_ffi, new_perf_event_attr
 
 KPROBE, TRACEPOINT, RAW_TP, TRACING = (PT.BPF_PROG_TYPE_KPROBE, PT.BPF_PROG_TYPE_TRACEPOINT,
@@ -42,9 +41,10 @@ class Tracer:
         if isinstance(text, str):
             text = assemble(text)
         insns = bytes(text) if isinstance(text, (bytes, bytearray)) else encode_insns(text)
-        fd, log, _ = bc.prog_load(self.task, int(prog_type), name, license, insns,
-                                  expected_attach_type=int(eat), attach_btf_id=attach_btf_id,
-                                  log_level=1, log_size=1 << 16)
+        fd, log, _ = L.bpf_prog_load(self.task, int(prog_type), insns, license, name,
+                                     L.ProgLoadOpts(expected_attach_type=int(eat),
+                                                    attach_btf_id=attach_btf_id,
+                                                    log_level=1, log_size=1 << 16))
         if expect_fail:
             return fd, log
         assert fd >= 0, f"PROG_LOAD failed: {fd}\n{log}"
@@ -54,7 +54,7 @@ class Tracer:
         return self.task.files.get(fd).obj
 
     def map(self, map_type: int, key_size: int, value_size: int, max_entries: int) -> int:
-        fd = bc.map_create(self.task, map_type, "m", key_size, value_size, max_entries)
+        fd = L.bpf_map_create(self.task, map_type, "m", key_size, value_size, max_entries)
         assert fd >= 0, fd
         return fd
 
@@ -62,17 +62,17 @@ class Tracer:
         return self.map(ARRAY, 4, value_size, n)
 
     def u64(self, map_fd: int, key: int = 0, key_size: int = 4) -> int:
-        ret, val = bc.map_lookup_elem(self.task, map_fd, key.to_bytes(key_size, "little"), 8)
+        ret, val = L.bpf_map_lookup_elem(self.task, map_fd, key.to_bytes(key_size, "little"), 8)
         assert ret == 0, ret
         return struct.unpack("<Q", val[:8])[0]
 
     def lookup(self, map_fd: int, key: bytes, value_size: int):
-        return bc.map_lookup_elem(self.task, map_fd, key, value_size)
+        return L.bpf_map_lookup_elem(self.task, map_fd, key, value_size)
 
     # -- attachments ------------------------------------------------------------------------
 
     def raw_tp(self, name, prog_fd: int, cookie: int = 0) -> int:
-        return bc.raw_tracepoint_open(self.task, name, prog_fd, cookie)
+        return L.bpf_raw_tracepoint_open(self.task, name, prog_fd, cookie)
 
     def btf_id(self, name: str, kind: str = "typedef") -> int:
         from btf.uapi import BtfKind
@@ -83,8 +83,14 @@ class Tracer:
         return self.load(TRACING, text, eat=AT.BPF_TRACE_RAW_TP,
                          attach_btf_id=self.btf_id(f"btf_trace_{tp}"), **kw)
 
-    def link(self, prog_fd: int, target_fd: int, attach_type: int, **kw) -> int:
-        return bc.link_create(self.task, prog_fd, target_fd, int(attach_type), **kw)
+    def link(self, prog_fd: int, target_fd: int, attach_type: int, *, flags: int = 0,
+             target_btf_id: int = 0, cookie: int = 0, perf_cookie: int = 0, kprobe_syms=None,
+             kprobe_addrs=None, kprobe_cookies=None, kprobe_flags: int = 0) -> int:
+        opts = L.LinkCreateOpts(flags=flags, target_btf_id=target_btf_id,
+                                cookie=perf_cookie or cookie, kprobe_multi_flags=kprobe_flags,
+                                kprobe_multi_syms=kprobe_syms, kprobe_multi_addrs=kprobe_addrs,
+                                kprobe_multi_cookies=kprobe_cookies)
+        return L.bpf_link_create(self.task, prog_fd, target_fd, int(attach_type), opts)
 
     def perf_open(self, attr, pid: int = -1, cpu: int = 0, group_fd: int = -1, flags: int = 8):
         return self.task.perf_event_open(attr, pid, cpu, group_fd, flags)
@@ -121,7 +127,7 @@ class Tracer:
     # -- info -------------------------------------------------------------------------------
 
     def prog_info(self, fd: int):
-        return bc.obj_get_info_by_fd(self.task, fd, "struct bpf_prog_info")
+        return L.bpf_obj_get_info_by_fd(self.task, fd, "prog")
 
     def link_info_raw(self, fd: int, fill=None):
         """OBJ_GET_INFO_BY_FD on a link with a prepared struct bpf_link_info (``fill(info)``
@@ -129,12 +135,7 @@ class Tracer:
         info = abi.ffi.new("struct bpf_link_info *")
         if fill is not None:
             fill(info)
-        attr = abi.new_attr()
-        attr.info.bpf_fd = fd
-        attr.info.info_len = abi.ffi.sizeof("struct bpf_link_info")
-        attr.info.info = int(abi.ffi.cast("uintptr_t", info))
-        ret = bc.sys_bpf(self.task, 15, attr)
-        return ret, info
+        return L.bpf_obj_get_info_by_fd(self.task, fd, "link", info=info)
 
 
 def perf_attr_bytes(**fields) -> bytes:

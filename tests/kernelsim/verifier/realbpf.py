@@ -12,7 +12,7 @@ import pickle
 import struct
 
 SYS_bpf = 321
-BPF_MAP_CREATE, BPF_PROG_LOAD = 0, 5
+BPF_MAP_CREATE, BPF_PROG_LOAD, BPF_OBJ_GET_INFO_BY_FD = 0, 5, 15
 PROG_LOAD_ATTR_SIZE = 152
 MAP_CREATE_ATTR_SIZE = 72
 
@@ -91,26 +91,38 @@ def prog_load(prog_type: int, insns: bytes, license: str = "GPL", log_level: int
 
 def prog_load_unpriv(*args, **kwargs) -> dict:
     """prog_load in a forked child that dropped to uid/gid 65534 with no capabilities.
-    Map fds created before the call are inherited by the child."""
-    r, w = os.pipe()
+    Map fds created before the call are inherited by the child. With ``keep_fd`` the child
+    passes the program's fd back (SCM_RIGHTS), so that root can read its bpf_prog_info."""
+    import socket
+    keep = kwargs.get("keep_fd", False)
+    parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     pid = os.fork()
     if pid == 0:  # pragma: no cover - child
         try:
-            os.close(r)
+            parent.close()
             os.setgroups([])
             os.setresgid(65534, 65534, 65534)
             os.setresuid(65534, 65534, 65534)
             res = prog_load(*args, **kwargs)
-            os.write(w, pickle.dumps(res))
+            fds = [res["fd"]] if keep and res["fd"] > 0 else []
+            socket.send_fds(child, [pickle.dumps(res)], fds)
         finally:
             os._exit(0)
-    os.close(w)
+    child.close()
     data = b""
-    while chunk := os.read(r, 1 << 16):
+    fds = []
+    while True:
+        chunk, got, _, _ = socket.recv_fds(parent, 1 << 20, 1)
+        fds += got
+        if not chunk:
+            break
         data += chunk
-    os.close(r)
+    parent.close()
     os.waitpid(pid, 0)
-    return pickle.loads(data)
+    res = pickle.loads(data)
+    if fds:
+        res["fd"] = fds[0]
+    return res
 
 
 UNPRIV_SYSCTL = "/proc/sys/kernel/unprivileged_bpf_disabled"
@@ -144,3 +156,31 @@ def map_freeze(fd: int) -> None:
     ret, err = _bpf(22, attr)
     if ret < 0:
         raise OSError(err, os.strerror(err))
+
+
+def prog_info(fd: int) -> dict:
+    """OBJ_GET_INFO_BY_FD of a program: {tag (bytes), xlated (bytes), map_ids (list),
+    verified_insns}; the arrays are fetched with a second call sized by the first."""
+    def get(xlen: int = 0, nmaps: int = 0):
+        info = ctypes.create_string_buffer(PROG_INFO_SIZE)
+        xbuf = ctypes.create_string_buffer(max(xlen, 1))
+        mbuf = ctypes.create_string_buffer(max(4 * nmaps, 4))
+        struct.pack_into("<I", info, 20, xlen)
+        struct.pack_into("<Q", info, 32, ctypes.addressof(xbuf) if xlen else 0)
+        struct.pack_into("<I", info, 52, nmaps)
+        struct.pack_into("<Q", info, 56, ctypes.addressof(mbuf) if nmaps else 0)
+        attr = ctypes.create_string_buffer(16)
+        struct.pack_into("<IIQ", attr, 0, fd, PROG_INFO_SIZE, ctypes.addressof(info))
+        ret, err = _bpf(BPF_OBJ_GET_INFO_BY_FD, attr)
+        if ret < 0:
+            raise OSError(err, os.strerror(err))
+        return info, xbuf, mbuf
+    info, _, _ = get()
+    xlen, nmaps = struct.unpack_from("<I", info, 20)[0], struct.unpack_from("<I", info, 52)[0]
+    info, xbuf, mbuf = get(xlen, nmaps)
+    return {"id": struct.unpack_from("<I", info, 4)[0], "tag": bytes(info.raw[8:16]), "xlated": bytes(xbuf.raw[:xlen]),
+            "map_ids": list(struct.unpack_from(f"<{nmaps}I", mbuf, 0)) if nmaps else [],
+            "verified_insns": struct.unpack_from("<I", info, 216)[0]}
+
+
+PROG_INFO_SIZE = 232          # sizeof(struct bpf_prog_info), 6.18

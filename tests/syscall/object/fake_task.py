@@ -14,6 +14,11 @@ from syscall import abi
 from syscall.uaccess import copy_from_user
 
 
+def _attr_bytes(attr) -> bytes:
+    """The attr's bytes: a buffer, or the cffi ``union bpf_attr *`` syscall/libbpf.py passes."""
+    return bytes(abi.ffi.buffer(attr)) if isinstance(attr, abi.ffi.CData) else bytes(attr)
+
+
 class FakeKernel:
     def __init__(self, btf=None):
         import btf as btflib
@@ -35,7 +40,7 @@ class RecordingTask:
 
     def bpf(self, cmd, attr=b"", size=None):
         cmd = BpfCmd(cmd)
-        a = abi.attr_from_bytes(bytes(attr))
+        a = abi.attr_from_bytes(_attr_bytes(attr))
         fields = self._decode(cmd, a)
         self.calls.append((cmd.name, fields))
         if cmd == BpfCmd.BPF_PROG_LOAD and self.verifier_log is not None:
@@ -133,15 +138,16 @@ class RealKernelTask:
         self.fds = set()
 
     def bpf(self, cmd, attr=b"", size=None):
-        buf = ctypes.create_string_buffer(bytes(attr), len(bytes(attr)))
-        size = len(bytes(attr)) if size is None else size
+        data = _attr_bytes(attr)
+        buf = ctypes.create_string_buffer(data, len(data))
+        size = len(data) if size is None else size
         ret = _libc.syscall(ctypes.c_long(321), ctypes.c_long(int(cmd)),
                             ctypes.c_void_p(ctypes.addressof(buf)), ctypes.c_long(size))
         if ret < 0:
             return -ctypes.get_errno()
         # write results back into a writable attr
         try:
-            mv = memoryview(attr).cast("B")
+            mv = memoryview(abi.ffi.buffer(attr) if isinstance(attr, abi.ffi.CData) else attr).cast("B")
             if not mv.readonly:
                 mv[:] = buf.raw[: len(mv)]
         except TypeError:
@@ -250,9 +256,8 @@ def normalize_xlated(text: str) -> str:
 def real_prog_tag_and_xlated(task, fd: int) -> tuple[str, str]:
     """(tag, normalized xlated dump) of a program loaded through a RealKernelTask."""
     import subprocess
-    from syscall import abi
-    from syscall.object import bpf_calls
-    ret, info = bpf_calls.obj_get_info_by_fd(task, fd, "struct bpf_prog_info")
+    from syscall import abi, libbpf as L
+    ret, info = L.bpf_obj_get_info_by_fd(task, fd, "prog")
     assert ret == 0, ret
     tag = bytes(abi.ffi.buffer(info.tag)).hex()
     xl = subprocess.run(["bpftool", "prog", "dump", "xlated", "id", str(info.id)],

@@ -11,7 +11,6 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
 	__uint(key_size, sizeof(int));
 	__uint(value_size, sizeof(int));
-	__uint(max_entries, 2);	// libbpf would default it to the CPU count
 } events SEC(".maps");
 
 struct event { __u32 pid; __u32 cpu; __u64 arg; };
