@@ -37,7 +37,17 @@ class TaskStruct:
 
     def fork(self):
         """kernel_clone: the child shares every open file (references taken) and gets a copy of
-        the parent's user memory at the same addresses."""
+        the parent's user memory at the same addresses; then the fork tracepoints
+        (task_newtask, sched_process_fork, sched_wakeup_new, in kernel_clone's order)."""
+        child = self.copy_process()
+        if "tracepoints" in self.kernel.subsys:
+            from .tracing.tracepoints import trace_task_fork
+            trace_task_fork(self.kernel, self, child)
+        return child
+
+    def copy_process(self):
+        """The copying half of fork, without tracepoints: the simulated copy_process and
+        kernel_clone bodies (tracing/kfuncs_sched.py) fire them where Linux does."""
         child = self._spawn_child()
         child.files.close_all()
         child.files = self.files.copy()
@@ -45,9 +55,6 @@ class TaskStruct:
             child.mm.map_at(region.start, bytearray(region.buf), region.name, region.kind,
                             region.writable)
         child.mm._next = self.mm._next
-        if "tracepoints" in self.kernel.subsys:
-            from .tracing.tracepoints import trace_task_fork
-            trace_task_fork(self.kernel, self, child)
         return child
 
     def exit(self, code: int = 0) -> None:

@@ -20,7 +20,27 @@ What each does, within reason:
 
 Return values are the kernel's: NET_RX_SUCCESS (0) / NET_RX_DROP (1), NETDEV_TX_OK (0), byte
 counts, 0 or -errno.
+
+Tracepoints fire where the 6.18 sources call them, so a program on the function and one on the
+tracepoint see them in Linux's order (fentry, the tracepoint, fexit):
+
+* ``trace_kfree_skb(skb, location, reason, rx_sk)`` / ``trace_consume_skb(skb, location)``: in
+  ``sk_skb_reason_drop`` (its inlined ``__sk_skb_reason_drop``; consume_skb when the reason is
+  SKB_CONSUMED) and ``consume_skb``, once the last reference is dropped (``skb_unref``), before
+  ``__kfree_skb``; ``location`` is __builtin_return_address(0), the return address into the
+  caller (kstack.return_address). ``kfree_skb`` / ``kfree_skb_reason`` are static inlines in
+  6.18 (no symbol, no BTF FUNC): callers go to ``sk_skb_reason_drop`` directly.
+* ``trace_netif_receive_skb(skb)``: at the top of ``__netif_receive_skb_core`` (which
+  ``__netif_receive_skb`` reaches through the inlined ``__netif_receive_skb_one_core``, then
+  calling the matched ``packet_type``'s ``func``: ip_rcv for ETH_P_IP).
+* ``trace_net_dev_xmit(skb, rc, dev, len)``: in ``dev_hard_start_xmit`` (its inlined
+  ``xmit_one``), after the driver's start_xmit, with the length taken before it.
+* ``trace_tcp_retransmit_skb(sk, skb, err)``: at the end of ``__tcp_retransmit_skb``, whatever
+  ``err`` is (since 6.9 the tracepoint carries it; before, only successes were traced).
 """
+
+from . import kstack
+from .tracepoints import trace_hit
 
 ETH_HLEN = 14
 ETH_P_802_3 = 0x0001
@@ -35,6 +55,7 @@ AF_INET = 2
 EINVAL, EAFNOSUPPORT, EPIPE = 22, 97, 32
 TCP_ESTABLISHED, TCP_SYN_SENT = 1, 2
 # enum skb_drop_reason (include/net/dropreason-core.h, 6.18)
+SKB_CONSUMED = 1
 SKB_DROP_REASON_NOT_SPECIFIED = 2
 SKB_DROP_REASON_PKT_TOO_SMALL = 7
 SKB_DROP_REASON_OTHERHOST = 16
@@ -80,10 +101,48 @@ def netif_receive_skb(k, skb):
     return k.call("__netif_receive_skb", skb)
 
 
+def ip_packet_type(k):
+    """``ip_packet_type`` (net/ipv4/af_inet.c): the struct packet_type dev_add_pack registers
+    for ETH_P_IP, whose ``func`` is ip_rcv. Built once per machine."""
+    pt = k.subsys.get("ip_packet_type")
+    if pt is None:
+        pt = k.subsys["ip_packet_type"] = k.kobjects.new(
+            "struct packet_type", label="ip_packet_type", type=_htons(ETH_P_IP),
+            func=k.functions["ip_rcv"].addr)
+    return pt
+
+
 def __netif_receive_skb(k, skb_addr):
+    # __netif_receive_skb_one_core (static, inlined): the core picks the packet_type through
+    # **pskb / **ppt_prev, then this frame calls its func
+    mem = k.mem
+    ko = k.kobjects
     skb = _skb(k, skb_addr)
-    if skb.protocol == _htons(ETH_P_IP):
-        return k.call("ip_rcv", skb_addr, skb.dev, 0, skb.dev)
+    orig_dev = skb.dev
+    words = ko.alloc_bytes(skb_addr.to_bytes(8, "little") + bytes(8), "one_core locals")
+    try:
+        ret = k.call("__netif_receive_skb_core", words, 0, words + 8)
+        pt_prev = mem.load(words + 8, 8)
+        skb_addr = mem.load(words, 8)
+    finally:
+        ko.free(words)
+    if pt_prev:
+        pt = ko.view(pt_prev, "struct packet_type")
+        func = k.functions.lookup_addr(pt.func)
+        ret = k.call(func[0], skb_addr, _skb(k, skb_addr).dev, pt_prev, orig_dev)
+    return ret
+
+
+def __netif_receive_skb_core(k, pskb, pfmemalloc, ppt_prev):
+    skb_addr = k.mem.load(pskb, 8)
+    trace_hit(k, "netif_receive_skb", skb_addr)
+    skb = _skb(k, skb_addr)
+    skb.network_header = skb.data - skb.head                # skb_reset_network_header
+    if skb.dev:
+        skb.skb_iif = k.kobjects.view(skb.dev, "struct net_device").ifindex
+    if skb.protocol == _htons(ETH_P_IP):                    # deliver_ptype_list_skb
+        k.mem.store(ppt_prev, 8, ip_packet_type(k).addr)
+        return NET_RX_SUCCESS
     k.call("sk_skb_reason_drop", 0, skb_addr, SKB_DROP_REASON_UNHANDLED_PROTO)
     return NET_RX_DROP
 
@@ -137,14 +196,37 @@ def tcp_rcv_established(k, sk, skb):
     return None
 
 
+def skb_unref(k, skb_addr) -> bool:
+    """skb_unref: True when this was the last reference (users 1: no atomic needed), else the
+    count drops by one and False unless it reached 0."""
+    skb = _skb(k, skb_addr)
+    users = skb.get("users.refs.counter")
+    if users == 1:
+        return True
+    skb.set("users.refs.counter", users - 1)
+    return users - 1 == 0
+
+
 def sk_skb_reason_drop(k, sk, skb, reason):
+    # __sk_skb_reason_drop (static __always_inline) then __kfree_skb
+    if not skb_unref(k, skb):
+        return None
     stats = k.subsys.setdefault("skb_drops", {})
     stats[reason] = stats.get(reason, 0) + 1
-    k.kobjects.free(skb)
+    if reason == SKB_CONSUMED:
+        trace_hit(k, "consume_skb", skb, kstack.return_address(k))
+    else:
+        trace_hit(k, "kfree_skb", skb, kstack.return_address(k), reason, sk)
+    k.call("__kfree_skb", skb)
+    return None
 
 
 def consume_skb(k, skb):
-    k.kobjects.free(skb)
+    if not skb or not skb_unref(k, skb):
+        return None
+    trace_hit(k, "consume_skb", skb, kstack.return_address(k))
+    k.call("__kfree_skb", skb)
+    return None
 
 
 def __kfree_skb(k, skb):
@@ -167,8 +249,11 @@ def dev_queue_xmit(k, skb_addr):
 
 
 def dev_hard_start_xmit(k, first, dev, txq, ret):
+    # xmit_one (inlined): the length before the driver, ndo_start_xmit, trace_net_dev_xmit
+    length = _skb(k, first).len
     tx = k.subsys.setdefault("netdev_tx", {})
     tx[dev] = tx.get(dev, 0) + 1
+    trace_hit(k, "net_dev_xmit", first, NETDEV_TX_OK, dev, length)
     if ret:
         k.mem.store(ret, 4, NETDEV_TX_OK)
     return 0
@@ -235,13 +320,16 @@ def tcp_retransmit_skb(k, sk_addr, skb_addr, segs):
 
 
 def __tcp_retransmit_skb(k, sk_addr, skb_addr, segs):
-    return k.call("__tcp_transmit_skb", sk_addr, skb_addr, 1, 0xCC0, 0)
+    err = k.call("__tcp_transmit_skb", sk_addr, skb_addr, 1, 0xCC0, 0)
+    trace_hit(k, "tcp_retransmit_skb", sk_addr, skb_addr, err)
+    return err
 
 
 BODIES = {
     "eth_type_trans": eth_type_trans,
     "netif_receive_skb": netif_receive_skb,
     "__netif_receive_skb": __netif_receive_skb,
+    "__netif_receive_skb_core": __netif_receive_skb_core,
     "ip_rcv": ip_rcv,
     "ip_local_deliver": ip_local_deliver,
     "tcp_v4_rcv": tcp_v4_rcv,

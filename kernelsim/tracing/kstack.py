@@ -51,3 +51,13 @@ def callchain(kernel, cpu: int | None = None, ip: int = 0, skip_top: int = 0) ->
         if addr:
             chain.append(addr + RET_SITE)
     return chain
+
+
+def return_address(kernel, cpu: int | None = None) -> int:
+    """``__builtin_return_address(0)`` inside the innermost frame of ``cpu``: the return address
+    into its caller (``caller + RET_SITE``), 0 when the function was called from outside every
+    frame (a test calling it directly). trace_kfree_skb's ``location`` is this."""
+    fr = _frames(kernel, kernel.current_cpu if cpu is None else cpu)
+    if len(fr) < 2 or not fr[-2]:
+        return 0
+    return fr[-2] + RET_SITE

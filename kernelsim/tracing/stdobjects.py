@@ -22,10 +22,17 @@ Invented names: ``KernelObjects`` and its methods.
 
 import socket
 
+from ..cred import CAPABILITIES
 from ..memory import MemoryFault
 from .kobjects import KObject, KObjects
 
 NET_SKB_PAD = 64
+DEFAULT_PRIO = 120                  # MAX_PRIO - 20 (include/linux/sched/prio.h): nice 0
+SCHED_NORMAL = 0
+PF_KTHREAD = 0x00200000
+TASK_DEAD = 0x80
+SIGCHLD = 17
+CAP_FULL_SET = (1 << (max(CAPABILITIES.values()) + 1)) - 1   # CAP_VALID_MASK, CAP_LAST_CAP 40
 SKB_SHARED_INFO_SIZE = 320          # SKB_DATA_ALIGN(sizeof(struct skb_shared_info)), x86-64
 ETH_HLEN = 14
 AF_INET = 2
@@ -156,31 +163,63 @@ class KernelObjects(KObjects):
 
     # -- tasks -------------------------------------------------------------------------------
 
-    def _cred(self, cred) -> KObject:
+    def _cred(self, cred, usage: int = 1) -> KObject:
+        """A struct cred for ``cred``: the ids, and the capability sets as prepare_creds leaves
+        them for a process that holds ``cred.caps`` (permitted = effective, the full bounding
+        set, empty inheritable and ambient sets)."""
         c = super().new("struct cred", label="struct cred")
         for f in ("uid", "suid", "euid", "fsuid"):
             c.set(f"{f}.val", cred.uid)
         for f in ("gid", "sgid", "egid", "fsgid"):
             c.set(f"{f}.val", cred.gid)
-        c.set("usage", 1)
+        caps = 0
+        for name in cred.caps:
+            caps |= 1 << CAPABILITIES[name]
+        c.update({"usage": usage, "cap_permitted.val": caps, "cap_effective.val": caps,
+                  "cap_bset.val": CAP_FULL_SET})
         return c
+
+    def _sched_defaults(self, t: KObject) -> None:
+        """What every task starts with (init/init_task.c, sched_fork for SCHED_NORMAL at nice
+        0): prio = static_prio = normal_prio = MAX_PRIO - 20 = 120, policy SCHED_NORMAL,
+        every CPU allowed (cpus_ptr -> its own cpus_mask), two references (usage)."""
+        ncpus = len(self.kernel.cpus)
+        t.update({"prio": DEFAULT_PRIO, "static_prio": DEFAULT_PRIO, "normal_prio": DEFAULT_PRIO,
+                  "policy": SCHED_NORMAL, "nr_cpus_allowed": ncpus, "usage.refs.counter": 2})
+        mask = t.addr_of("cpus_mask")
+        self.mem.store(mask, 8, (1 << ncpus) - 1)
+        t.set("cpus_ptr", mask)
+
+    @property
+    def init_mm(self) -> KObject:
+        """init_mm: the kernel's mm_struct, the active_mm of kernel threads."""
+        mm = self.kernel.subsys.get("init_mm")
+        if mm is None:
+            mm = self.kernel.subsys["init_mm"] = super().new("struct mm_struct", label="init_mm")
+        return mm
 
     @property
     def init_task(self) -> KObject:
-        """swapper/0 (pid 0): the parent of tasks without one, and the idle task."""
+        """init_task: swapper/0 (pid 0), the boot CPU's idle task and the parent of tasks
+        without one, as init/init_task.c and init_idle set it up: PF_KTHREAD, prio 120, its own
+        real_parent, parent and group_leader, init_cred (uid 0, usage 4, every capability),
+        no mm (active_mm = init_mm), start_time 0."""
         if self._init_task is None:
             from ..cred import Cred
             t = self._init_task = super().new("struct task_struct", label="init_task")
-            cred = self._cred(Cred.make(0, 0))
+            cred = self._cred(Cred.make(0, 0), usage=4)
+            self._sched_defaults(t)
             t.update({"pid": 0, "tgid": 0, "comm": "swapper/0", "cred": cred, "real_cred": cred,
-                      "real_parent": t, "parent": t, "group_leader": t, "flags": 0x00200000,
-                      "nsproxy": self.init_nsproxy})
+                      "real_parent": t, "parent": t, "group_leader": t, "flags": PF_KTHREAD,
+                      "nsproxy": self.init_nsproxy, "mm": None, "active_mm": self.init_mm})
         return self._init_task
 
     def task_struct(self, task) -> KObject:
         """The task_struct of a TaskStruct (None: the current CPU's idle task), created on first
-        use, refreshed (pid, tgid, comm, state, parent) on each call. The region's ``owner`` is
-        the TaskStruct, so helpers can map the address back to the task."""
+        use, refreshed (pid, tgid, comm, parent, exit code; TASK_DEAD once it exited) on each
+        call. A live task's ``__state`` is left as it is (0, TASK_RUNNING, at creation), so a
+        task marked blocked stays blocked until woken. Forked tasks have exit_signal SIGCHLD.
+        The region's ``owner`` is the TaskStruct, so helpers can map the address back."""
         if task is None:
             return self.init_task
         t = self._tasks.get(task)
@@ -190,17 +229,18 @@ class KernelObjects(KObjects):
             region.owner = task
             cred = self._cred(task.cred)
             mm = super().new("struct mm_struct", label=f"mm_struct {task.pid}")
+            self._sched_defaults(t)
             t.update({"cred": cred, "real_cred": cred, "group_leader": t,
                       "nsproxy": self.init_nsproxy, "mm": mm, "active_mm": mm,
-                      "start_time": self.kernel.clock.ns, "prio": 120, "static_prio": 120,
-                      "normal_prio": 120})
+                      "start_time": self.kernel.clock.ns, "exit_signal": SIGCHLD})
             self._tasks[task] = t
         parent = getattr(task, "parent", None)
         ptask = self.task_struct(parent) if parent is not None else self.init_task
         comm = task.comm.encode()[:15]
         t.update({"pid": task.pid, "tgid": task.tgid, "comm": comm, "real_parent": ptask,
-                  "parent": ptask, "__state": 0 if task.alive else 0x80,        # EXIT_DEAD
-                  "exit_code": task.exit_code or 0})
+                  "parent": ptask, "exit_code": task.exit_code or 0})
+        if not task.alive:
+            t.set("__state", TASK_DEAD)
         return t
 
     def task_struct_addr(self, task) -> int:
