@@ -28,7 +28,6 @@ Order (Linux 6.18; reference/bpf-syscall.md 2.4 "Ordering that matters"):
 from __future__ import annotations
 
 import errno
-import hashlib
 
 from kernelsim.bpf_btf import BpfBtf, vmlinux_btf_object
 from kernelsim.bpf_prog import BpfLoadAttr, BpfProg
@@ -37,6 +36,7 @@ from kernelsim.isa.insn import BpfInsn, decode_insns
 from kernelsim.maps import BpfMap
 from kernelsim.uapi import (BPF_COMPLEXITY_LIMIT_INSNS, BPF_MAXINSNS, BpfAttachType as AT,
                             BpfMapFlags, BpfProgFlags, BpfProgType as PT)
+from kernelsim.verifier import bpf_prog_calc_tag   # the tag, computed by bpf_check (6.18: SHA-256)
 
 from . import uaccess
 from .common import (SysCtx, bpf_obj_name_cpy, bpf_prog_new_fd, bpf_token_capable,
@@ -308,9 +308,6 @@ def _load(ctx: SysCtx, prog: BpfProg) -> int:
     if err is not None:
         raise err
     _bind_fd_array(prog, load_attr)
-    # Linux 6.18 computes the tag from SHA-256 (the digest of signed programs), not SHA-1 as
-    # earlier kernels (and reference/bpf-syscall.md 6.2) did: checked against the oracle.
-    prog.tag = bpf_prog_calc_tag(prog.insns)
     _select_runtime(prog)
     prog.alloc_id()
     ctx.log_fields["prog_id"] = prog.id
@@ -423,27 +420,6 @@ def _select_runtime(prog: BpfProg) -> None:
 
 
 # -- the stand-in verifier ---------------------------------------------------------------------
-
-
-def bpf_prog_calc_tag(insns) -> bytes:
-    """kernel/bpf/core.c bpf_prog_calc_tag (6.18): SHA-256 of the instructions with the
-    immediates of map-fd / map-value ld_imm64 pairs zeroed; the first 8 bytes."""
-    out = bytearray()
-    i = 0
-    while i < len(insns):
-        ins = insns[i]
-        if ins.code == 0x18 and ins.src in (1, 2):
-            out += BpfInsn(ins.code, ins.dst, ins.src, ins.off, 0).encode()
-            if i + 1 < len(insns):
-                nxt = insns[i + 1]
-                if nxt.code == 0 and nxt.dst == 0 and nxt.src == 0 and nxt.off == 0:
-                    nxt = BpfInsn(0, 0, 0, 0, 0)
-                out += nxt.encode()
-            i += 2
-            continue
-        out += ins.encode()
-        i += 1
-    return hashlib.sha256(bytes(out)).digest()[:8]
 
 
 def bpf_check_minimal(prog: BpfProg, attr: BpfLoadAttr, log) -> None:

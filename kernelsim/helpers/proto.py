@@ -135,7 +135,8 @@ ARG_PTR_TO_WRITABLE_U64 = (BpfArgType.ARG_PTR_TO_MEM | BpfTypeFlag.MEM_FIXED_SIZ
 class BpfRegType(IntEnum):
     """enum bpf_reg_type (include/linux/bpf.h, 6.18 order): what a register holds. Flags from
     ``BpfTypeFlag`` are OR-ed in (``PTR_TO_BTF_ID | PTR_TRUSTED``). Used by the verifier and by the
-    prog types' ``is_valid_access`` (the type of a value loaded from ctx)."""
+    prog types' ``is_valid_access`` (the type of a value loaded from ctx). The only definition:
+    kernelsim/verifier/reg_state.py imports it and exports its members as plain ints."""
     NOT_INIT = 0
     SCALAR_VALUE = 1
     PTR_TO_CTX = 2

@@ -11,9 +11,7 @@ Signed bounds are Python ints in [S64_MIN, S64_MAX] (s32 bounds in [S32_MIN, S32
 ones in [0, U64_MAX]. ``_s64``/``_s32``/``_u32`` are the C casts.
 """
 
-from enum import IntEnum
-
-from ..helpers.proto import BpfTypeFlag
+from ..helpers.proto import BpfRegType, BpfTypeFlag   # enum bpf_reg_type lives with the protos (bpf.h)
 from .tnum import (Tnum, U32, U64, tnum_clear_subreg, tnum_const, tnum_intersect, tnum_is_const,
                    tnum_or, tnum_range, tnum_subreg, tnum_unknown)
 
@@ -33,54 +31,29 @@ MEM_RCU = int(BpfTypeFlag.MEM_RCU)
 MEM_ALLOC = int(BpfTypeFlag.MEM_ALLOC)
 
 
-class BpfRegType(IntEnum):
-    """enum bpf_reg_type (base types; flags from BpfTypeFlag are OR-ed in)."""
-    NOT_INIT = 0
-    SCALAR_VALUE = 1
-    PTR_TO_CTX = 2
-    CONST_PTR_TO_MAP = 3
-    PTR_TO_MAP_VALUE = 4
-    PTR_TO_MAP_KEY = 5
-    PTR_TO_STACK = 6
-    PTR_TO_PACKET_META = 7
-    PTR_TO_PACKET = 8
-    PTR_TO_PACKET_END = 9
-    PTR_TO_FLOW_KEYS = 10
-    PTR_TO_SOCKET = 11
-    PTR_TO_SOCK_COMMON = 12
-    PTR_TO_TCP_SOCK = 13
-    PTR_TO_TP_BUFFER = 14
-    PTR_TO_XDP_SOCK = 15
-    PTR_TO_BTF_ID = 16
-    PTR_TO_MEM = 17
-    PTR_TO_ARENA = 18
-    PTR_TO_BUF = 19
-    PTR_TO_FUNC = 20
-    CONST_PTR_TO_DYNPTR = 21
-
-
-NOT_INIT = 0
-SCALAR_VALUE = 1
-PTR_TO_CTX = 2
-CONST_PTR_TO_MAP = 3
-PTR_TO_MAP_VALUE = 4
-PTR_TO_MAP_KEY = 5
-PTR_TO_STACK = 6
-PTR_TO_PACKET_META = 7
-PTR_TO_PACKET = 8
-PTR_TO_PACKET_END = 9
-PTR_TO_FLOW_KEYS = 10
-PTR_TO_SOCKET = 11
-PTR_TO_SOCK_COMMON = 12
-PTR_TO_TCP_SOCK = 13
-PTR_TO_TP_BUFFER = 14
-PTR_TO_XDP_SOCK = 15
-PTR_TO_BTF_ID = 16
-PTR_TO_MEM = 17
-PTR_TO_ARENA = 18
-PTR_TO_BUF = 19
-PTR_TO_FUNC = 20
-CONST_PTR_TO_DYNPTR = 21
+# the register types as plain ints (the verifier's hot paths compare them millions of times)
+NOT_INIT = int(BpfRegType.NOT_INIT)
+SCALAR_VALUE = int(BpfRegType.SCALAR_VALUE)
+PTR_TO_CTX = int(BpfRegType.PTR_TO_CTX)
+CONST_PTR_TO_MAP = int(BpfRegType.CONST_PTR_TO_MAP)
+PTR_TO_MAP_VALUE = int(BpfRegType.PTR_TO_MAP_VALUE)
+PTR_TO_MAP_KEY = int(BpfRegType.PTR_TO_MAP_KEY)
+PTR_TO_STACK = int(BpfRegType.PTR_TO_STACK)
+PTR_TO_PACKET_META = int(BpfRegType.PTR_TO_PACKET_META)
+PTR_TO_PACKET = int(BpfRegType.PTR_TO_PACKET)
+PTR_TO_PACKET_END = int(BpfRegType.PTR_TO_PACKET_END)
+PTR_TO_FLOW_KEYS = int(BpfRegType.PTR_TO_FLOW_KEYS)
+PTR_TO_SOCKET = int(BpfRegType.PTR_TO_SOCKET)
+PTR_TO_SOCK_COMMON = int(BpfRegType.PTR_TO_SOCK_COMMON)
+PTR_TO_TCP_SOCK = int(BpfRegType.PTR_TO_TCP_SOCK)
+PTR_TO_TP_BUFFER = int(BpfRegType.PTR_TO_TP_BUFFER)
+PTR_TO_XDP_SOCK = int(BpfRegType.PTR_TO_XDP_SOCK)
+PTR_TO_BTF_ID = int(BpfRegType.PTR_TO_BTF_ID)
+PTR_TO_MEM = int(BpfRegType.PTR_TO_MEM)
+PTR_TO_ARENA = int(BpfRegType.PTR_TO_ARENA)
+PTR_TO_BUF = int(BpfRegType.PTR_TO_BUF)
+PTR_TO_FUNC = int(BpfRegType.PTR_TO_FUNC)
+CONST_PTR_TO_DYNPTR = int(BpfRegType.CONST_PTR_TO_DYNPTR)
 
 
 def base_type(t: int) -> int:

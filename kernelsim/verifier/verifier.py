@@ -24,6 +24,7 @@ bpf-to-bpf calls), state_log.py (state text), log.py (the log buffer), fixups.py
 """
 
 import errno
+import hashlib
 import time
 
 from ..errors import BpfError
@@ -351,29 +352,28 @@ def _commit(env) -> None:
     aux.probe_mem_insns = frozenset(i for i, a in enumerate(env.insn_aux) if a.probe_mem)
     prog.insnsi = env.xlated if hasattr(env, "xlated") else list(env.insns)
     prog.len = len(prog.insnsi)
-    prog.tag = bpf_prog_calc_tag(prog.insns)
 
 
 def bpf_prog_calc_tag(insns) -> bytes:
-    """core.c bpf_prog_calc_tag: SHA-1 of the insns with map fds/values scrubbed."""
-    import hashlib
+    """kernel/bpf/core.c bpf_prog_calc_tag, called by resolve_pseudo_ldimm64 before it rewrites
+    anything: the digest of the instructions as loaded, with the immediates of map-fd and
+    map-value ld_imm64 pairs zeroed (fds are not stable across loads; an fd_array *index*, src 5
+    or 6, is kept). Linux 6.18 hashes with SHA-256 (the digest signed programs are checked
+    against); earlier kernels used SHA-1. The tag is the digest's first 8 bytes (BPF_TAG_SIZE).
+    Checked against the oracle in tests/kernelsim/verifier/test_xlated.py."""
     out = bytearray()
-    i = 0
-    n = len(insns)
-    while i < n:
-        insn = insns[i]
-        if insn.code == 0x18 and insn.src in (1, 2):
-            out += BpfInsn(insn.code, insn.dst, insn.src, insn.off, 0).encode()
-            if i + 1 < n:
-                nxt = insns[i + 1]
-                if nxt.code == 0 and nxt.dst == 0 and nxt.src == 0 and nxt.off == 0:
-                    nxt = BpfInsn(0, 0, 0, 0, 0)
-                out += nxt.encode()
-            i += 2
-            continue
+    was_ld_map = False
+    for insn in insns:
+        if not was_ld_map and insn.code == 0x18 and insn.src in (1, 2):
+            was_ld_map = True
+            insn = BpfInsn(insn.code, insn.dst, insn.src, insn.off, 0)
+        elif was_ld_map and insn.code == 0 and insn.dst == 0 and insn.src == 0 and insn.off == 0:
+            was_ld_map = False
+            insn = BpfInsn(0, 0, 0, 0, 0)
+        else:
+            was_ld_map = False
         out += insn.encode()
-        i += 1
-    return hashlib.sha1(bytes(out)).digest()[:8]
+    return hashlib.sha256(bytes(out)).digest()[:8]
 
 
 # -- resolve_pseudo_ldimm64 -------------------------------------------------------------------
@@ -428,7 +428,11 @@ def check_map_prog_compatibility(env, m) -> None:
 
 
 def resolve_pseudo_ldimm64(env) -> None:
+    """The instruction scan before check_cfg: the tag, reserved LDX fields, the opcode table, and
+    every ld_imm64 with a pseudo source resolved (map fds and fd_array indexes to maps, with
+    references, map values to addresses, BTF ids, callbacks)."""
     insns = env.insns
+    env.prog.tag = bpf_prog_calc_tag(insns)
     n = len(insns)
     i = 0
     while i < n:

@@ -10,12 +10,7 @@ import pytest
 
 import corpus_tool
 
-XFAIL = {
-    # kernelsim/ctx_access.py (helpers engineer) lets a 4-byte read of the upper half of
-    # __sk_buff->sk (off 172) through; Linux refuses it.
-    "ctx_socket_filter[19] __sk_buff read gso_size? (off 172 size 4)":
-        "sk_filter_is_valid_access accepts off 172 (not the verifier's file)",
-}
+XFAIL: dict[str, str] = {}      # entry name -> why kernelsim differs (none today)
 
 ENTRIES = corpus_tool.load_corpus()
 
