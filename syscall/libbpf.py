@@ -13,9 +13,10 @@ forms over one attr builder each.
 Each wrapper takes a ``task``: anything with ``.bpf(cmd, attr, size) -> int`` (a kernelsim
 ``Task``, or a real-kernel adapter of the tests; ``attr`` is a cffi ``union bpf_attr *`` the
 kernel writes results into), builds a ``union bpf_attr``, fills only what it needs and passes
-libbpf's ``size = offsetofend(union bpf_attr, <field>)`` for the command (``map_create``:
-``excl_prog_hash_size``, ``prog_load``: ``keyring_id``, ``btf_load``: ``btf_token_fd``,
-``link_create``: the whole ``link_create``). Options are small dataclasses with defaults
+libbpf's ``size = offsetofend(union bpf_attr, <field>)`` for the command, from one table
+(``LIBBPF_ATTR_LAST_FIELD``: ``map_create``: ``excl_prog_hash_size``, ``prog_load``:
+``keyring_id``, ``btf_load``: ``btf_token_fd``, ``link_create``: the whole ``link_create``).
+Options are small dataclasses with defaults
 (libbpf's ``*_opts``). Keys and values are ``bytes``; buffers handed to the kernel are ctypes
 buffers kept alive for the call.
 
@@ -38,6 +39,49 @@ ffi = abi.ffi
 
 def _end(dotted: str) -> int:
     return abi.offsetofend("union bpf_attr", dotted)
+
+
+# The attr size libbpf's bpf.c passes per command: offsetofend(union bpf_attr, <field>), the
+# field being the last one its wrapper can fill (libbpf 1.7's bpf.c, 6.18's header). The kernel's
+# CHECK_ATTR then sees the same tail as from libbpf. A union member names its whole struct.
+LIBBPF_ATTR_LAST_FIELD = {
+    C.BPF_MAP_CREATE: "excl_prog_hash_size",
+    C.BPF_MAP_LOOKUP_ELEM: "flags",
+    C.BPF_MAP_UPDATE_ELEM: "flags",
+    C.BPF_MAP_DELETE_ELEM: "flags",
+    C.BPF_MAP_GET_NEXT_KEY: "next_key",
+    C.BPF_PROG_LOAD: "keyring_id",
+    C.BPF_OBJ_PIN: "path_fd",
+    C.BPF_OBJ_GET: "path_fd",
+    C.BPF_PROG_TEST_RUN: "test",
+    C.BPF_PROG_GET_NEXT_ID: "open_flags",
+    C.BPF_MAP_GET_NEXT_ID: "open_flags",
+    C.BPF_PROG_GET_FD_BY_ID: "open_flags",
+    C.BPF_MAP_GET_FD_BY_ID: "open_flags",
+    C.BPF_OBJ_GET_INFO_BY_FD: "info",
+    C.BPF_RAW_TRACEPOINT_OPEN: "raw_tracepoint",
+    C.BPF_BTF_LOAD: "btf_token_fd",
+    C.BPF_BTF_GET_FD_BY_ID: "fd_by_id_token_fd",
+    C.BPF_MAP_LOOKUP_AND_DELETE_ELEM: "flags",
+    C.BPF_MAP_FREEZE: "map_fd",
+    C.BPF_BTF_GET_NEXT_ID: "open_flags",
+    C.BPF_MAP_LOOKUP_BATCH: "batch",
+    C.BPF_MAP_LOOKUP_AND_DELETE_BATCH: "batch",
+    C.BPF_MAP_UPDATE_BATCH: "batch",
+    C.BPF_MAP_DELETE_BATCH: "batch",
+    C.BPF_LINK_CREATE: "link_create",
+    C.BPF_LINK_UPDATE: "link_update",
+    C.BPF_LINK_GET_FD_BY_ID: "open_flags",
+    C.BPF_LINK_GET_NEXT_ID: "open_flags",
+    C.BPF_ENABLE_STATS: "enable_stats",
+    C.BPF_LINK_DETACH: "link_detach",
+    C.BPF_PROG_BIND_MAP: "prog_bind_map",
+}
+
+
+def libbpf_attr_size(cmd: int) -> int:
+    """The ``size`` argument libbpf's wrapper for ``cmd`` passes to bpf()."""
+    return _end(LIBBPF_ATTR_LAST_FIELD[cmd])
 
 
 class _Bufs:
@@ -72,9 +116,9 @@ def _set(attr, **fields) -> None:
         setattr(obj, parts[-1], value)
 
 
-def _call(task, cmd, attr, last_field: str) -> int:
+def _call(task, cmd, attr) -> int:
     """One bpf() with libbpf's size for the command: the result as the syscall returns it."""
-    return int(task.bpf(cmd, attr, _end(last_field)))
+    return int(task.bpf(cmd, attr, libbpf_attr_size(cmd)))
 
 
 def _check(ret: int, what: str) -> int:
@@ -83,8 +127,8 @@ def _check(ret: int, what: str) -> int:
     return ret
 
 
-def _sys(task, cmd, attr, last_field: str, what: str) -> int:
-    return _check(_call(task, cmd, attr, last_field), what)
+def _sys(task, cmd, attr, what: str) -> int:
+    return _check(_call(task, cmd, attr), what)
 
 
 def _cstr(raw: bytes) -> str:
@@ -151,7 +195,7 @@ def bpf_map_create(task, map_type: int, name: str | bytes | None, key_size: int,
     if o.excl_prog_hash is not None:
         a.excl_prog_hash = bufs(o.excl_prog_hash)
         a.excl_prog_hash_size = len(o.excl_prog_hash)
-    return _call(task, C.BPF_MAP_CREATE, a, "excl_prog_hash_size")
+    return _call(task, C.BPF_MAP_CREATE, a)
 
 
 def map_create(task, map_type: int, name: str | bytes | None, key_size: int, value_size: int,
@@ -174,7 +218,7 @@ def _elem(task, cmd, fd, key, value, flags, out_size=None) -> tuple[int, bytes |
         vaddr = bufs(bytes(value).ljust(out_size, b"\0") if value is not None else out_size)
     a.value = vaddr
     a.flags = flags
-    ret = _call(task, cmd, a, "flags")
+    ret = _call(task, cmd, a)
     return ret, (_read(vaddr, out_size) if out_size is not None else None)
 
 
@@ -205,14 +249,14 @@ def bpf_map_get_next_key(task, fd: int, key: bytes | None, key_size: int) -> tup
     a.map_fd, a.key = fd, bufs(key)
     out = bufs(key_size)
     a.next_key = out
-    ret = _call(task, C.BPF_MAP_GET_NEXT_KEY, a, "next_key")
+    ret = _call(task, C.BPF_MAP_GET_NEXT_KEY, a)
     return ret, _read(out, key_size)
 
 
 def bpf_map_freeze(task, fd: int) -> int:
     a = abi.new_attr()
     a.map_fd = fd
-    return _call(task, C.BPF_MAP_FREEZE, a, "map_fd")
+    return _call(task, C.BPF_MAP_FREEZE, a)
 
 
 def map_update_elem(task, fd: int, key: bytes | None, value: bytes, flags: int = 0) -> None:
@@ -290,7 +334,7 @@ def _batch(task, cmd, fd, count, key_size, value_size, in_batch, keys, values, o
     out = bufs(cursor_size)
     a.batch.out_batch = out
     a.batch.elem_flags, a.batch.flags = o.elem_flags, o.flags
-    ret = task.bpf(cmd, a, _end("batch.flags"))
+    ret = _call(task, cmd, a)
     n = a.batch.count
     res = BatchResult(count=n)
     if cmd in (C.BPF_MAP_LOOKUP_BATCH, C.BPF_MAP_LOOKUP_AND_DELETE_BATCH):
@@ -401,7 +445,7 @@ def bpf_prog_load(task, prog_type: int, insns, license: str = "GPL", name: str =
     logbuf = bufs(log_size) if o.log_level else 0
     a.log_level, a.log_size, a.log_buf = o.log_level, log_size if o.log_level else 0, logbuf
     for _ in range(PROG_LOAD_ATTEMPTS):
-        ret = _call(task, C.BPF_PROG_LOAD, a, "keyring_id")
+        ret = _call(task, C.BPF_PROG_LOAD, a)
         if ret != -_errno.EAGAIN:
             break
     log = _cstr(_read(logbuf, log_size)) if logbuf else ""
@@ -423,7 +467,7 @@ def prog_load(task, prog_type: int, insns, license: str = "GPL", name: str = "",
 def bpf_prog_bind_map(task, prog_fd: int, map_fd: int, flags: int = 0) -> int:
     a = abi.new_attr()
     a.prog_bind_map.prog_fd, a.prog_bind_map.map_fd, a.prog_bind_map.flags = prog_fd, map_fd, flags
-    return _call(task, C.BPF_PROG_BIND_MAP, a, "prog_bind_map.flags")
+    return _call(task, C.BPF_PROG_BIND_MAP, a)
 
 
 def prog_bind_map(task, prog_fd: int, map_fd: int, flags: int = 0) -> None:
@@ -470,7 +514,7 @@ def bpf_prog_test_run(task, prog_fd: int, opts: TestRunOpts | None = None) -> tu
     cout = bufs(o.ctx_size_out) if o.ctx_size_out else 0
     t.ctx_out, t.ctx_size_out = cout, o.ctx_size_out
     t.repeat, t.flags, t.cpu, t.batch_size = o.repeat, o.flags, o.cpu, o.batch_size
-    ret = _call(task, C.BPF_PROG_TEST_RUN, a, "test.batch_size")
+    ret = _call(task, C.BPF_PROG_TEST_RUN, a)
     return ret, TestRunOut(t.retval, t.duration, _read(dout, min(t.data_size_out, o.data_size_out)),
                            _read(cout, min(t.ctx_size_out, o.ctx_size_out)))
 
@@ -488,7 +532,7 @@ def _pin_cmd(task, cmd, fd: int, path: str, file_flags: int, path_fd: int) -> in
     a = abi.new_attr()
     bufs = _Bufs()
     a.pathname, a.bpf_fd, a.file_flags, a.path_fd = bufs(path.encode() + b"\0"), fd, file_flags, path_fd
-    return _call(task, cmd, a, "path_fd")
+    return _call(task, cmd, a)
 
 
 def bpf_obj_pin(task, fd: int, path: str, file_flags: int = 0, path_fd: int = 0) -> int:
@@ -510,7 +554,7 @@ def obj_get(task, path: str, file_flags: int = 0, path_fd: int = 0) -> int:
 def _next_id(task, cmd, start_id: int, what: str) -> int:
     a = abi.new_attr()
     a.start_id = start_id
-    _sys(task, cmd, a, "next_id", what)
+    _sys(task, cmd, a, what)
     return a.next_id
 
 
@@ -530,28 +574,28 @@ def btf_get_next_id(task, start_id: int) -> int:
     return _next_id(task, C.BPF_BTF_GET_NEXT_ID, start_id, "btf_get_next_id")
 
 
-def prog_get_fd_by_id(task, id_: int) -> int:
+def _get_fd_by_id(task, cmd, id_: int, open_flags: int, what: str) -> int:
+    """The four GET_FD_BY_ID commands: ``prog_id``, ``map_id``, ``link_id`` and ``btf_id`` are
+    one field of the attr (a union), so one builder serves them all."""
     a = abi.new_attr()
-    a.prog_id = id_
-    return _sys(task, C.BPF_PROG_GET_FD_BY_ID, a, "prog_id", "prog_get_fd_by_id")
+    a.prog_id, a.open_flags = id_, open_flags
+    return _sys(task, cmd, a, what)
+
+
+def prog_get_fd_by_id(task, id_: int, open_flags: int = 0) -> int:
+    return _get_fd_by_id(task, C.BPF_PROG_GET_FD_BY_ID, id_, open_flags, "prog_get_fd_by_id")
 
 
 def map_get_fd_by_id(task, id_: int, open_flags: int = 0) -> int:
-    a = abi.new_attr()
-    a.map_id, a.open_flags = id_, open_flags
-    return _sys(task, C.BPF_MAP_GET_FD_BY_ID, a, "open_flags", "map_get_fd_by_id")
+    return _get_fd_by_id(task, C.BPF_MAP_GET_FD_BY_ID, id_, open_flags, "map_get_fd_by_id")
 
 
-def link_get_fd_by_id(task, id_: int) -> int:
-    a = abi.new_attr()
-    a.link_id = id_
-    return _sys(task, C.BPF_LINK_GET_FD_BY_ID, a, "link_id", "link_get_fd_by_id")
+def link_get_fd_by_id(task, id_: int, open_flags: int = 0) -> int:
+    return _get_fd_by_id(task, C.BPF_LINK_GET_FD_BY_ID, id_, open_flags, "link_get_fd_by_id")
 
 
 def btf_get_fd_by_id(task, id_: int, open_flags: int = 0) -> int:
-    a = abi.new_attr()
-    a.btf_id, a.open_flags = id_, open_flags
-    return _sys(task, C.BPF_BTF_GET_FD_BY_ID, a, "fd_by_id_token_fd", "btf_get_fd_by_id")
+    return _get_fd_by_id(task, C.BPF_BTF_GET_FD_BY_ID, id_, open_flags, "btf_get_fd_by_id")
 
 
 # -- info ----------------------------------------------------------------------------------------
@@ -586,7 +630,7 @@ def _obj_info(task, fd: int, kind: str, info_len: int | None, inputs: dict, info
     a.info.bpf_fd = fd
     a.info.info_len = ffi.sizeof(ctype) if info_len is None else info_len
     a.info.info = int(ffi.cast("uintptr_t", info))
-    ret = _call(task, C.BPF_OBJ_GET_INFO_BY_FD, a, "info.info")
+    ret = _call(task, C.BPF_OBJ_GET_INFO_BY_FD, a)
     return ret, info, a.info.info_len
 
 
@@ -634,7 +678,7 @@ def bpf_btf_load(task, data: bytes, log_level: int = 0, log_size: int = 0) -> tu
     log_size = log_size or (65536 if log_level else 0)
     logbuf = bufs(log_size) if log_level else 0
     a.btf_log_buf, a.btf_log_size, a.btf_log_level = logbuf, log_size if log_level else 0, log_level
-    ret = _call(task, C.BPF_BTF_LOAD, a, "btf_token_fd")
+    ret = _call(task, C.BPF_BTF_LOAD, a)
     return ret, (_cstr(_read(logbuf, log_size)) if logbuf else "")
 
 
@@ -652,7 +696,7 @@ def enable_stats(task, type_: int = 0) -> int:
     """BPF_ENABLE_STATS -> the stats fd (stats stay on while it is open)."""
     a = abi.new_attr()
     a.enable_stats.type = type_
-    return _sys(task, C.BPF_ENABLE_STATS, a, "enable_stats.type", "enable_stats")
+    return _sys(task, C.BPF_ENABLE_STATS, a, "enable_stats")
 
 
 @dataclass
@@ -696,7 +740,7 @@ def bpf_link_create(task, prog_fd: int, target_fd: int, attach_type: int,
         km.cookies = _u64_array(bufs, o.kprobe_multi_cookies)
     else:
         lc.tracing.target_btf_id, lc.tracing.cookie = o.target_btf_id, o.cookie
-    return _call(task, C.BPF_LINK_CREATE, a, "link_create")
+    return _call(task, C.BPF_LINK_CREATE, a)
 
 
 def link_create(task, prog_fd: int, target_fd: int, attach_type: int,
@@ -708,13 +752,13 @@ def link_update(task, link_fd: int, new_prog_fd: int, old_prog_fd: int = 0, flag
     a = abi.new_attr()
     lu = a.link_update
     lu.link_fd, lu.new_prog_fd, lu.flags, lu.old_prog_fd = link_fd, new_prog_fd, flags, old_prog_fd
-    _sys(task, C.BPF_LINK_UPDATE, a, "link_update.old_prog_fd", "link_update")
+    _sys(task, C.BPF_LINK_UPDATE, a, "link_update")
 
 
 def bpf_link_detach(task, link_fd: int) -> int:
     a = abi.new_attr()
     a.link_detach.link_fd = link_fd
-    return _call(task, C.BPF_LINK_DETACH, a, "link_detach.link_fd")
+    return _call(task, C.BPF_LINK_DETACH, a)
 
 
 def link_detach(task, link_fd: int) -> None:
@@ -728,7 +772,7 @@ def bpf_raw_tracepoint_open(task, name: str | None, prog_fd: int, cookie: int = 
     rt = a.raw_tracepoint
     rt.name = bufs(name.encode() + b"\0") if name is not None else 0
     rt.prog_fd, rt.cookie = prog_fd, cookie
-    return _call(task, C.BPF_RAW_TRACEPOINT_OPEN, a, "raw_tracepoint.cookie")
+    return _call(task, C.BPF_RAW_TRACEPOINT_OPEN, a)
 
 
 def raw_tracepoint_open(task, name: str | None, prog_fd: int, cookie: int = 0) -> int:

@@ -41,7 +41,7 @@ import re
 from btf import BTF_KIND_FUNC, BTF_KIND_TYPEDEF
 from kernelsim.isa.insn import encode_insns
 from kernelsim.uapi import BpfAttachType as A
-from kernelsim.uapi import BpfCmd, BpfMapType, BpfProgFlags
+from kernelsim.uapi import BpfCmd, BpfMapFlags, BpfMapType, BpfProgFlags
 
 from .. import libbpf as L
 from .btf_fixup import btf_needs_sanitization, mark_funcs_static, sanitize_btf
@@ -174,22 +174,35 @@ def _create_maps(obj, calls) -> None:
         if not m.autocreate:
             continue
         map_set_def_max_entries(m, calls.task)
-        if m.pin_path:
-            fd = L.bpf_obj_get(calls, m.pin_path)
-            if fd >= 0:
-                _check_reuse(obj, calls, m, fd)
-                m.fd, m.reused = fd, True
-        if not m.reused:
+        retried = False
+        while True:
+            if m.pin_path:
+                fd = L.bpf_obj_get(calls, m.pin_path)
+                if fd >= 0:
+                    _check_reuse(obj, calls, m, fd)
+                    m.fd, m.reused = fd, True
+                elif retried:
+                    raise BpfObjectError(errno.ENOENT, f"map '{m.name}': cannot find pinned map",
+                                         map=m.name)
+            if m.reused:
+                break
             m.fd = _create_map(obj, calls, m)
             if m.is_internal:
                 _populate_internal_map(obj, calls, m)
             if m.init_slots and m.map_type in MAP_IN_MAP:
                 _init_slots(obj, calls, m, "map")
-        if m.pin_path and not m.reused:
+            if not m.pin_path:
+                break
             ret = L.bpf_obj_pin(calls, m.fd, m.pin_path)
+            if ret == -errno.EEXIST and not retried:
+                # pinned by someone else since our BPF_OBJ_GET: reuse theirs (libbpf retries)
+                calls.close(m.fd)
+                m.fd, retried = -1, True
+                continue
             if ret < 0:
                 raise _fail(ret, f"map '{m.name}': failed to auto-pin at '{m.pin_path}': "
                             f"{errno_name(-ret)}", map=m.name)
+            break
 
 
 def _check_reuse(obj, calls, m, fd: int) -> None:
@@ -199,8 +212,12 @@ def _check_reuse(obj, calls, m, fd: int) -> None:
         calls.close(fd)
         raise _fail(ret, f"map '{m.name}': can't get pinned map info: {errno_name(-ret)}",
                     map=m.name)
+    flags = info.map_flags
+    if m.map_type in (BpfMapType.BPF_MAP_TYPE_DEVMAP, BpfMapType.BPF_MAP_TYPE_DEVMAP_HASH):
+        flags &= ~BpfMapFlags.BPF_F_RDONLY_PROG     # the kernel reports it for every devmap
     if (info.type != m.map_type or info.key_size != m.key_size or info.value_size != m.value_size
-            or info.max_entries != m.max_entries or info.map_flags != m.map_flags):
+            or info.max_entries != m.max_entries or flags != m.map_flags
+            or info.map_extra != m.map_extra):
         calls.close(fd)
         raise BpfObjectError(errno.EINVAL, f"map '{m.name}': couldn't reuse pinned map at "
                              f"'{m.pin_path}': parameter mismatch", map=m.name)
@@ -212,6 +229,8 @@ def _create_map(obj, calls, m, is_inner: bool = False) -> int:
     key_id, value_id = m.btf_key_type_id, m.btf_value_type_id
     if not btf_fd:
         key_id = value_id = 0
+    # libbpf passes the object's BTF fd to every map once the BTF is loaded, even without key
+    # or value type ids (the kernel then ignores it), except to the types below
     if m.map_type in NO_BTF_TYPES:
         btf_fd = key_id = value_id = 0
         m.btf_key_type_id = m.btf_value_type_id = 0
@@ -221,7 +240,7 @@ def _create_map(obj, calls, m, is_inner: bool = False) -> int:
         inner_fd = _create_map(obj, calls, m.inner, True)
     kw = dict(map_flags=m.map_flags, numa_node=m.numa_node, map_extra=m.map_extra,
               inner_map_fd=inner_fd)
-    opts = L.MapCreateOpts(btf_fd=btf_fd if (key_id or value_id) else 0, btf_key_type_id=key_id,
+    opts = L.MapCreateOpts(btf_fd=btf_fd, btf_key_type_id=key_id,
                            btf_value_type_id=value_id, **kw)
     fd = L.bpf_map_create(calls, int(m.map_type), m.name, m.key_size, m.value_size,
                           m.max_entries, opts)
@@ -253,22 +272,19 @@ def _populate_internal_map(obj, calls, m) -> None:
 
 
 def _init_slots(obj, calls, m, kind: str) -> None:
-    """init_map_in_map_slots / init_prog_array_slots."""
-    for slot, what, sym in m.init_slots:
+    """init_map_in_map_slots / init_prog_array_slots: slot by slot in index order, the fd of
+    the map or program the ``.values`` initializer named (resolved at open)."""
+    for slot, (what, name) in sorted(m.init_slots.items()):
         if what == "map":
-            target = next((x for x in obj.maps if x.name == sym), None)
-            fd = target.fd if target else -1
+            target = next((x for x in obj.maps if x.name == name), None)
         else:
-            target = next((p for p in obj.progs if p.name == sym), None)
-            fd = target.fd if target else -1
-        if fd < 0:
-            raise BpfObjectError(errno.EINVAL, f"map '{m.name}': slot [{slot}]: '{sym}' was not "
-                                 "created", map=m.name, symbol=sym)
+            target = next((p for p in obj.progs if p.name == name and not p.is_subprog), None)
+        fd = target.fd if target is not None else -1     # not created/loaded: -1, EBADF
         ret = L.bpf_map_update_elem(calls, m.fd, slot.to_bytes(4, "little"),
-                                    fd.to_bytes(4, "little"), 0)
+                                    fd.to_bytes(4, "little", signed=True), 0)
         if ret < 0:
             raise _fail(ret, f"map '{m.name}': failed to initialize slot [{slot}] to {kind} "
-                        f"'{sym}' fd={fd}: {errno_name(-ret)}", map=m.name, symbol=sym)
+                        f"'{name}' fd={fd}: {errno_name(-ret)}", map=m.name, symbol=name)
 
 
 # -- programs -------------------------------------------------------------------------------

@@ -99,7 +99,7 @@ class MapDef:
     data: bytearray | None = None  # initial contents of an internal map
     btf_var_idx: int = -1
     autocreate: bool = True
-    init_slots: list = field(default_factory=list)  # (slot, "prog"|"map", symbol) from .rel.maps
+    init_slots: dict = field(default_factory=dict)  # slot -> ("prog"|"map", target) from .rel.maps
     fd: int = -1                  # after creation
     reused: bool = False          # a pinned map reused instead of created
 

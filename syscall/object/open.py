@@ -14,13 +14,14 @@ import errno
 import struct
 
 import btf as btflib
+from kernelsim.uapi import BpfMapType
 
 from . import btf_ext as btf_ext_mod
 from . import maps as maps_mod
 from .btf_fixup import BTF_FEATURES, RawBtf, fixup_btf
 from .elf import SHF_EXECINSTR, SHT_LLVM_ADDRSIG, SHT_NOBITS, SHT_PROGBITS, SHT_REL, SHT_STRTAB
 from .elf import SHT_SYMTAB, ElfObject, is_dwarf
-from .errors import LIBBPF_ERRNO__FORMAT, BpfObjectError, format_error
+from .errors import LIBBPF_ERRNO__FORMAT, BpfObjectError, format_error, relo_error
 from .externs import collect_externs
 from .progs import add_programs, init_progs
 from .relo import collect_prog_relos
@@ -235,31 +236,61 @@ def _init_maps(obj: ObjModel, pin_root_path) -> None:
 
 
 def _collect_map_relos(obj: ObjModel, sec) -> None:
-    """bpf_object__collect_map_relos: ``.values = { [i] = &prog or &inner_map }`` initializers of
-    map-in-map and prog-array maps, recorded on the map as (slot, kind, symbol name)."""
+    """bpf_object__collect_map_relos: ``.values = { [i] = &inner_map or &prog }`` initializers of
+    map-in-map and prog-array maps, kept per map as ``init_slots[slot] = (kind, target name)``
+    (a later relocation of the same slot wins, as in libbpf's array). Each relocation is checked
+    here, at open, with libbpf's errnos: FORMAT for a bad symbol; EINVAL when no map definition
+    holds the offset, the map is neither map-in-map nor prog array, its last member is not
+    ``values``, the offset is not a pointer slot of it, or a hash of maps has a key other than 4
+    bytes; RELOC when a map-in-map's target is not in ``.maps`` or a prog array's is not an
+    entry program; ESRCH when the target does not exist."""
     elf, btf = obj.elf, obj.btf
     datasec = btf.type_by_id(btf.find_all_by_name_kind(maps_mod.MAPS_ELF_SEC, 15)[0])
     for i, rel in enumerate(elf.rels(sec)):
         sym = elf.symbol(rel.sym)
         if sym is None:
-            raise format_error(f".maps relo #{i}: symbol {rel.sym} not found", section=sec.name)
+            raise format_error(f".maps relo #{i}: symbol {rel.sym:x} not found", section=sec.name)
+        name = sym.name or "<?>"
+        where = {"section": sec.name, "symbol": name, "offset": rel.offset}
         for m in obj.maps:
             if m.libbpf_type != maps_mod.LIBBPF_MAP_UNSPEC or m.sec_idx != obj.btf_maps_shndx:
                 continue
             vi = datasec.vars[m.btf_var_idx]
-            if not vi.offset <= rel.offset < vi.offset + vi.size:
-                continue
-            members = btf.type_by_id(btf.skip_modifiers(btf.type_by_id(vi.type).type)).members
-            if not members or members[-1].name != "values":
-                raise format_error(f".maps relo #{i}: map '{m.name}' has no 'values' member",
-                                   section=sec.name, map=m.name, symbol=sym.name)
-            values_off = vi.offset + members[-1].bit_offset // 8
-            if rel.offset < values_off or (rel.offset - values_off) % 8:
-                raise format_error(f".maps relo #{i}: bad offset {rel.offset} for map '{m.name}'",
-                                   section=sec.name, map=m.name, symbol=sym.name)
-            kind = "prog" if m.map_type == 3 else "map"      # 3: BPF_MAP_TYPE_PROG_ARRAY
-            m.init_slots.append(((rel.offset - values_off) // 8, kind, sym.name))
-            break
+            if vi.offset <= rel.offset and rel.offset + 8 <= vi.offset + vi.size:
+                break
         else:
-            raise format_error(f".maps relo #{i}: no map at offset {rel.offset}",
-                               section=sec.name, symbol=sym.name, offset=rel.offset)
+            raise BpfObjectError(errno.EINVAL, f".maps relo #{i}: cannot find map '{name}' at "
+                                 f"rel->r_offset {rel.offset}", **where)
+        where["map"] = m.name
+        if m.map_type in maps_mod.MAP_IN_MAP:
+            kind = "map"
+            if sym.shndx != obj.btf_maps_shndx:
+                raise relo_error(f".maps relo #{i}: '{name}' isn't a BTF-defined map", **where)
+            if m.map_type == BpfMapType.BPF_MAP_TYPE_HASH_OF_MAPS and m.key_size != 4:
+                raise BpfObjectError(errno.EINVAL, f".maps relo #{i}: hash-of-maps '{m.name}' "
+                                     "should have key size 4.", **where)
+            if not any(t.name == name for t in obj.maps):
+                raise BpfObjectError(errno.ESRCH, f".maps relo #{i}: '{name}' isn't a valid map "
+                                     "reference", **where)
+        elif m.map_type == BpfMapType.BPF_MAP_TYPE_PROG_ARRAY:
+            kind = "prog"
+            targ = next((p for p in obj.progs if p.name == name and not p.is_subprog), None)
+            if targ is None:
+                raise BpfObjectError(errno.ESRCH, f".maps relo #{i}: '{name}' isn't a valid "
+                                     "program reference", **where)
+            if targ.sec_idx != sym.shndx or targ.sec_insn_off * 8 != sym.value:
+                raise relo_error(f".maps relo #{i}: '{name}' isn't an entry-point program",
+                                 **where)
+        else:
+            raise BpfObjectError(errno.EINVAL, f".maps relo #{i}: map '{m.name}' is neither a "
+                                 "map-in-map nor a prog array", **where)
+        members = btf.type_by_id(btf.skip_modifiers(btf.type_by_id(vi.type).type)).members
+        if not members or members[-1].name != "values":
+            raise BpfObjectError(errno.EINVAL, f".maps relo #{i}: map '{m.name}' has no "
+                                 "'values' member", **where)
+        moff = rel.offset - vi.offset - members[-1].bit_offset // 8
+        if moff < 0 or moff % 8:
+            raise BpfObjectError(errno.EINVAL, f".maps relo #{i}: offset {rel.offset} is not a "
+                                 f"slot of map '{m.name}'", **where)
+        m.init_slots[moff // 8] = (kind, name)
+

@@ -6,6 +6,7 @@ import errno
 import pytest
 
 from kernelsim.bpf_link import BpfLink, BpfLinkOps
+from kernelsim.uapi import BpfCmd
 from kernelsim.uapi import BpfAttachType as AT, BpfMapType as T, BpfProgType as PT
 from syscall import abi
 from syscall import libbpf as L
@@ -17,8 +18,82 @@ def k4(i):
     return i.to_bytes(4, "little")
 
 
-def test_attr_sizes_are_offsetofend():
-    assert L._end("map_token_fd") == 80 and L._end("fd_array_cnt") == abi.offsetofend("union bpf_attr", "fd_array_cnt")
+# What libbpf's tools/lib/bpf/bpf.c passes as bpf()'s size, written out from its source
+# (offsetofend(union bpf_attr, X) per wrapper), to be compared with what the wrappers really pass.
+LIBBPF_SIZES = {
+    "BPF_MAP_CREATE": "excl_prog_hash_size", "BPF_MAP_UPDATE_ELEM": "flags",
+    "BPF_MAP_LOOKUP_ELEM": "flags", "BPF_MAP_DELETE_ELEM": "flags",
+    "BPF_MAP_LOOKUP_AND_DELETE_ELEM": "flags", "BPF_MAP_GET_NEXT_KEY": "next_key",
+    "BPF_MAP_FREEZE": "map_fd", "BPF_MAP_LOOKUP_BATCH": "batch", "BPF_MAP_UPDATE_BATCH": "batch",
+    "BPF_MAP_DELETE_BATCH": "batch", "BPF_MAP_LOOKUP_AND_DELETE_BATCH": "batch",
+    "BPF_PROG_LOAD": "keyring_id", "BPF_PROG_BIND_MAP": "prog_bind_map",
+    "BPF_PROG_TEST_RUN": "test", "BPF_OBJ_PIN": "path_fd", "BPF_OBJ_GET": "path_fd",
+    "BPF_MAP_GET_NEXT_ID": "open_flags", "BPF_MAP_GET_FD_BY_ID": "open_flags",
+    "BPF_PROG_GET_NEXT_ID": "open_flags", "BPF_PROG_GET_FD_BY_ID": "open_flags",
+    "BPF_BTF_GET_NEXT_ID": "open_flags", "BPF_BTF_GET_FD_BY_ID": "fd_by_id_token_fd",
+    "BPF_OBJ_GET_INFO_BY_FD": "info", "BPF_BTF_LOAD": "btf_token_fd",
+    "BPF_ENABLE_STATS": "enable_stats", "BPF_LINK_DETACH": "link_detach",
+    "BPF_RAW_TRACEPOINT_OPEN": "raw_tracepoint",
+}
+
+
+class SizeRecorder:
+    """A task that forwards to a kernelsim task and records (cmd name, size) per bpf()."""
+
+    def __init__(self, task, script=None):
+        self.task, self.sizes, self.script = task, [], list(script or [])
+
+    def bpf(self, cmd, attr, size):
+        self.sizes.append((BpfCmd(cmd).name, size))
+        if self.script:
+            return self.script.pop(0)
+        return self.task.bpf(cmd, attr, size)
+
+    def __getattr__(self, name):
+        return getattr(self.task, name)
+
+
+def test_every_wrapper_passes_libbpfs_attr_size():
+    k = machine()
+    r = SizeRecorder(k.spawn("t"))
+    fd = L.map_create(r, T.BPF_MAP_TYPE_HASH, "h", 4, 4, 8)
+    L.map_update_elem(r, fd, k4(1), k4(2))
+    L.map_lookup_elem(r, fd, k4(1), 4)
+    L.map_get_next_key(r, fd, None, 4)
+    L.map_lookup_and_delete_elem(r, fd, k4(1), 4)
+    L.bpf_map_delete_elem(r, fd, k4(1))
+    L.map_update_batch(r, fd, [k4(3)], [k4(4)])
+    L.map_lookup_batch(r, fd, None, 4, 4, 4)
+    L.map_delete_batch(r, fd, [k4(3)])
+    L.map_lookup_and_delete_batch(r, fd, None, 4, 4, 4)
+    L.map_freeze(r, fd)
+    pfd, _ = L.prog_load(r, PT.BPF_PROG_TYPE_SOCKET_FILTER, RET0)
+    L.prog_bind_map(r, pfd, fd)
+    L.prog_test_run(r, pfd, L.TestRunOpts(data_in=bytes(64)))
+    L.obj_pin(r, fd, "/sys/fs/bpf/h")
+    L.obj_get(r, "/sys/fs/bpf/h")
+    L.map_get_fd_by_id(r, L.map_get_next_id(r, 0))
+    L.prog_get_fd_by_id(r, L.prog_get_next_id(r, 0))
+    L.btf_get_fd_by_id(r, L.btf_get_next_id(r, 0))
+    L.obj_get_info_by_fd(r, fd, "map")
+    L.bpf_btf_load(r, b"")
+    r.task.close(L.enable_stats(r))
+    L.bpf_link_detach(r, pfd)
+    L.bpf_raw_tracepoint_open(r, "sched_switch", pfd)
+    seen = dict(r.sizes)
+    assert set(seen) == set(LIBBPF_SIZES)
+    for cmd, size in r.sizes:
+        assert size == abi.offsetofend("union bpf_attr", LIBBPF_SIZES[cmd]), cmd
+
+
+def test_prog_load_retries_eagain_as_sys_bpf_prog_load():
+    t = machine().spawn("t")
+    r = SizeRecorder(t, script=[-errno.EAGAIN, -errno.EAGAIN])
+    fd, _, _ = L.bpf_prog_load(r, PT.BPF_PROG_TYPE_SOCKET_FILTER, RET0)
+    assert fd >= 3 and len(r.sizes) == 3
+    r = SizeRecorder(t, script=[-errno.EAGAIN] * 9)
+    fd, _, _ = L.bpf_prog_load(r, PT.BPF_PROG_TYPE_SOCKET_FILTER, RET0)
+    assert fd == -errno.EAGAIN and len(r.sizes) == L.PROG_LOAD_ATTEMPTS == 5
 
 
 def test_map_wrappers():

@@ -11,6 +11,7 @@ import pytest
 
 from kernelsim.uapi import BpfCmd
 from syscall import abi
+from syscall.libbpf import libbpf_num_possible_cpus
 from syscall.uaccess import copy_from_user
 
 
@@ -108,16 +109,6 @@ class RecordingTask:
         return {}
 
 
-def _possible_cpus() -> int:
-    """libbpf_num_possible_cpus: /sys/devices/system/cpu/possible ("0-3")."""
-    text = Path("/sys/devices/system/cpu/possible").read_text().strip()
-    n = 0
-    for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        n = max(n, int(hi or lo) + 1)
-    return n
-
-
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 
@@ -134,7 +125,7 @@ class RealKernelTask:
         with open("/sys/kernel/btf/vmlinux", "rb") as f:
             self.kernel.btf = btflib.Btf.parse(f.read())
         self.kernel.profile = "6.18"
-        self.kernel.ncpus = _possible_cpus()
+        self.kernel.ncpus = libbpf_num_possible_cpus(None)   # counts the set bits, as libbpf
         self.fds = set()
 
     def bpf(self, cmd, attr=b"", size=None):

@@ -31,7 +31,7 @@ def test_btf_defined_maps(compiled, rtask):
     outer = m["outer"]._def
     assert outer.inner is not None and outer.inner.name == "outer.inner"
     assert (outer.inner.map_type, outer.inner.max_entries, outer.value_size) == (M.BPF_MAP_TYPE_ARRAY, 1, 4)
-    assert outer.init_slots == [(1, "map", "inner_a")]
+    assert outer.init_slots == {1: ("map", "inner_a")}
 
 
 def test_map_create_attrs(compiled, rtask):
