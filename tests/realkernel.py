@@ -33,9 +33,11 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno as _errno
+import fcntl
 import os
 import platform
 import struct
+import tempfile
 
 import pytest
 
@@ -281,6 +283,7 @@ def real_bpf_as(uid: int, gid: int, caps, cmd: int, attr=b"", size: int | None =
 # --- sysctl ----------------------------------------------------------------------------------
 
 _UNPRIV = "/proc/sys/kernel/unprivileged_bpf_disabled"
+_SYSCTL_LOCK = os.path.join(tempfile.gettempdir(), "kernelsim-realkernel-sysctl.lock")
 
 
 def read_sysctl(path: str) -> str:
@@ -294,19 +297,23 @@ def unprivileged_bpf_disabled(value: int):
     it cannot be undone until reboot. Skips the test if the sysctl cannot be written."""
     if value not in (0, 2):
         raise ValueError("only 0 or 2: 1 locks the sysctl until reboot")
-    old = read_sysctl(_UNPRIV)
-    if old == "1":
-        pytest.skip("kernel.unprivileged_bpf_disabled is locked at 1")
-    try:
-        with open(_UNPRIV, "w") as f:
-            f.write(str(value))
-    except OSError as e:
-        pytest.skip(f"cannot write {_UNPRIV}: {e}")
-    try:
-        yield
-    finally:
-        with open(_UNPRIV, "w") as f:
-            f.write(old)
+    # the sysctl is machine-wide: two test runs on one machine take turns (an exclusive lock
+    # on a file for the whole block), or one would see the other's setting
+    with open(_SYSCTL_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        old = read_sysctl(_UNPRIV)
+        if old == "1":
+            pytest.skip("kernel.unprivileged_bpf_disabled is locked at 1")
+        try:
+            with open(_UNPRIV, "w") as f:
+                f.write(str(value))
+        except OSError as e:
+            pytest.skip(f"cannot write {_UNPRIV}: {e}")
+        try:
+            yield
+        finally:
+            with open(_UNPRIV, "w") as f:
+                f.write(old)
 
 
 def errname(err: int) -> str:
