@@ -26,7 +26,18 @@ DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "
 
 _KINDS = {"func": (K.BTF_KIND_FUNC,), "typedef": (K.BTF_KIND_TYPEDEF,),
           "struct": (K.BTF_KIND_STRUCT,), "union": (K.BTF_KIND_UNION,),
-          "enum": (K.BTF_KIND_ENUM, K.BTF_KIND_ENUM64), "int": (K.BTF_KIND_INT,)}
+          "enum": (K.BTF_KIND_ENUM, K.BTF_KIND_ENUM64), "int": (K.BTF_KIND_INT,),
+          "enumerator": (K.BTF_KIND_ENUM, K.BTF_KIND_ENUM64)}
+
+
+def _enum_with_value(src: Btf, name: str) -> int:
+    """The first (often anonymous) enum of ``src`` that has an enumerator ``name``; 0: none.
+    uapi constants such as BPF_ANY or BPF_F_CURRENT_CPU live in anonymous enums."""
+    for tid in src.type_ids():
+        if src.kind_of(tid) in _KINDS["enumerator"] and \
+                any(v.name == name for v in src.type_by_id(tid).values):
+            return tid
+    return 0
 
 
 def read_roots(path: Path = ROOTS) -> list[tuple[str, list[str], bool]]:
@@ -53,7 +64,10 @@ def find_roots(src: Btf, roots) -> list[int]:
             ids += [t for t in src.type_ids() if src.kind_of(t) == K.BTF_KIND_INT]
             continue
         for name in names:
-            found = [i for k in _KINDS[kind] for i in src.find_all_by_name_kind(name, k)]
+            if kind == "enumerator":
+                found = [i for i in (_enum_with_value(src, name),) if i]
+            else:
+                found = [i for k in _KINDS[kind] for i in src.find_all_by_name_kind(name, k)]
             if found:
                 ids.append(min(found))
                 break

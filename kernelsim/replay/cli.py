@@ -22,6 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="replay YAML tracing scenarios against the simulated kernel")
     p.add_argument("files", nargs="+", metavar="FILE", help="scenario files (YAML)")
     p.add_argument("--seed", type=int, help="override the scenario's kernel.seed")
+    p.add_argument("--profile", action="append", choices=("6.18", "5.5"), default=None,
+                   help="replay with this trampoline design instead of kernel.profile; give it twice "
+                        "(--profile 6.18 --profile 5.5) to replay each scenario with both")
     p.add_argument("--scale", type=float, default=None,
                    help=f"multiply repeat counts (e.g. 0.01 for a quick run; also ${SCALE_ENV})")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -84,10 +87,10 @@ def load_all(files, err=None):
     return scenarios, ok
 
 
-def run_scenarios(scenarios, seed=None, scale=None, progress=None):
+def run_scenarios(scenarios, seed=None, scale=None, progress=None, profiles=None):
     from .runner import Replay
     return [Replay(v, seed=seed, scale=1.0 if scale is None else scale, progress=progress).run()
-            for sc in scenarios for v in sc.variants()]
+            for sc in scenarios for v in sc.variants(profiles)]
 
 
 def replay_main(argv: list[str]) -> int:
@@ -115,7 +118,7 @@ def replay_main(argv: list[str]) -> int:
         show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty()
                                              and not os.environ.get("CI"))
         progress = ProgressBar(sys.stderr) if show else None
-        results = run_scenarios(scenarios, args.seed, scale, progress)
+        results = run_scenarios(scenarios, args.seed, scale, progress, args.profile)
     from .report import render_json, text_report
     if args.json:
         sys.stdout.write(render_json(results, args.timing))

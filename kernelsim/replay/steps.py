@@ -478,13 +478,25 @@ class Scenario:
     events: tuple               # steps
     doc: Document = field(repr=False, compare=False)
     arches: tuple = ()          # kernel.arch given as a list: one replay per architecture
+    profiles: tuple = ()        # kernel.profile given as a list: one replay per profile
 
-    def variants(self) -> list:
-        """The scenario once per architecture of ``arches`` (or itself)."""
-        if not self.arches:
+    def variants(self, profiles=None) -> list:
+        """The scenario once per architecture of ``arches`` and per profile of ``profiles`` (the
+        argument, e.g. ``kernelsim replay --profile``, overrides the file's): ``name[arch]``,
+        ``name[profile]`` or ``name[arch,profile]`` in the report; itself when neither is a list."""
+        profs = tuple(profiles) if profiles else self.profiles
+        if not profiles and not self.profiles:
+            profs = ()
+        arches = self.arches or (self.kernel.arch,)
+        if not self.arches and not profs:
             return [self]
-        return [replace(self, name=f"{self.name}[{a}]", kernel=replace(self.kernel, arch=a), arches=())
-                for a in self.arches]
+        out = []
+        for a in arches:
+            for p in profs or (self.kernel.profile,):
+                tag = ",".join(x for x, shown in ((a, bool(self.arches)), (p, bool(profs))) if shown)
+                out.append(replace(self, name=f"{self.name}[{tag}]",
+                                   kernel=replace(self.kernel, arch=a, profile=p), arches=(), profiles=()))
+        return out
 
 
 # ---- building ----------------------------------------------------------------------------------
@@ -590,7 +602,9 @@ class _Builder:
             if n not in known:
                 raise self.err(("kernel", "sysctl", n), f"unknown sysctl {n!r}")
         arch = k.get("arch", "x86_64")
-        return KernelSpec(arch if isinstance(arch, str) else arch[0], str(k.get("profile", "6.18")), k.get("cpus", 2),
+        profile = k.get("profile", "6.18")
+        profile = str(profile if isinstance(profile, str) else profile[0])
+        return KernelSpec(arch if isinstance(arch, str) else arch[0], profile, k.get("cpus", 2),
                           k.get("btf"), k.get("seed", 0), sysctl, k.get("insn_cost_ns"))
 
     def map_spec(self, name, m: dict, path) -> MapSpec:
@@ -803,9 +817,11 @@ def build_scenario(doc: Document) -> Scenario:
     name = v.get("name") or doc.file.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     arch = (v.get("kernel") or {}).get("arch")
     arches = tuple(dict.fromkeys(arch)) if isinstance(arch, list) else ()
+    profile = (v.get("kernel") or {}).get("profile")
+    profiles = tuple(dict.fromkeys(str(p) for p in profile)) if isinstance(profile, list) else ()
     return Scenario(name, v.get("description", "").strip(), doc.file,
                     hashlib.sha256(doc.text.encode()).hexdigest(), str(doc.base), kernel, tasks,
-                    maps, objects, programs, attach, events, doc, arches)
+                    maps, objects, programs, attach, events, doc, arches, profiles)
 
 
 def _check_refs(b: _Builder, v, tasks, maps, programs, objects) -> None:

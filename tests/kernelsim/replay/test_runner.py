@@ -247,3 +247,37 @@ events:
   - expect: {map: pc, contains: [{key: 0, value: 10}]}
 """)
     assert res.ok, res.error or res.failed
+
+
+PROFILES = """\
+kernel: {arch: [x86_64, arm64], profile: ["6.18", "5.5"]}
+programs:
+  p: {type: tracing, attach_type: fentry, attach_to: bpf_fentry_test1, asm: "r0 = 0\\nexit\\n"}
+attach: [{prog: p, as: l}]
+events:
+  - call: {func: bpf_fentry_test1, args: [1], expect: {ret: 2}}
+"""
+
+
+@needs_bpf
+def test_profile_lists_replay_every_arch_and_design():
+    sc = load_scenario_text(PROFILES, "pr.yaml")
+    results = {v.name: Replay(v).run() for v in sc.variants()}
+    assert list(results) == ["pr[x86_64,6.18]", "pr[x86_64,5.5]", "pr[arm64,6.18]", "pr[arm64,5.5]"]
+    assert {n: r.kernel.profile for n, r in results.items()} == {
+        "pr[x86_64,6.18]": "6.18", "pr[x86_64,5.5]": "5.5", "pr[arm64,6.18]": "6.18", "pr[arm64,5.5]": "5.5"}
+    # Linux 5.5 had BPF trampolines on x86-64 only: the attach fails with ENOTSUPP on arm64
+    assert [n for n, r in results.items() if not r.ok] == ["pr[arm64,5.5]"]
+    assert "ENOTSUPP" in results["pr[arm64,5.5]"].error
+
+
+@needs_bpf
+def test_profile_option_overrides_the_file(cli, scenario_file):
+    f = scenario_file("kernel: {profile: '5.5'}\nevents:\n  - call: {func: bpf_fentry_test1, args: [1]}\n")
+    rc, out, _ = cli(["replay", str(f), "--profile", "6.18", "--profile", "5.5", "-q"])
+    assert rc == 0
+    assert "s[6.18] (" in out and "x86_64 6.18," in out and "s[5.5] (" in out and "x86_64 5.5," in out
+    rc, out, _ = cli(["replay", str(f), "--profile", "6.18", "-q"])
+    assert rc == 0 and "s[6.18]" in out and "5.5" not in out
+    rc, _, err = cli(["replay", str(f), "--profile", "4.19"])
+    assert rc == 2 and "invalid choice" in err
