@@ -31,7 +31,7 @@ from . import attach as attach_mod
 from .. import libbpf as L
 from .errors import BpfObjectError, errno_name
 from .loader import bpf_object_load, bpf_object_prepare, bpf_object_unload
-from .maps import LIBBPF_MAP_KCONFIG, LIBBPF_MAP_RODATA
+from .maps import LIBBPF_MAP_KCONFIG, LIBBPF_MAP_RODATA, RINGBUFS, adjust_ringbuf_sz
 from .values import BtfCodec, RawCodec, codec_for
 
 PERCPU_TYPES = frozenset({BpfMapType.BPF_MAP_TYPE_PERCPU_HASH, BpfMapType.BPF_MAP_TYPE_PERCPU_ARRAY,
@@ -178,9 +178,12 @@ class Map:
         self._def.autocreate = bool(value)
 
     def resize(self, max_entries: int) -> None:
-        """bpf_map__set_max_entries (before load)."""
+        """bpf_map__set_max_entries (before load; EBUSY after). A ring buffer's size is
+        rounded up to a power-of-2 number of pages, as for its definition."""
         self.obj._before_load("set_max_entries")
         self._def.max_entries = int(max_entries)
+        if self._def.map_type in RINGBUFS:
+            self._def.max_entries = adjust_ringbuf_sz(self._def.max_entries)
 
     @property
     def percpu(self) -> bool:

@@ -216,3 +216,40 @@ def test_into_the_simulated_kernel(compiled):
         assert ret["retval"] == 1 and obj.bss.hits == 1
     finally:
         obj.close()
+
+
+def test_pin_race_reuses_the_map_pinned_meanwhile(compiled):
+    """bpf_object__create_maps: BPF_OBJ_PIN's EEXIST (someone pinned the same name since our
+    BPF_OBJ_GET) closes the new map and reuses the pinned one, once, after the compatibility
+    check. Another task pins a compatible map just before our pin reaches kernelsim."""
+    from kernelsim import Kernel
+    from kernelsim.uapi import BpfCmd, BpfMapType
+    from syscall import libbpf as L
+    kernel = Kernel()
+    other = kernel.spawn(comm="other", uid=0)
+
+    class Racing:
+        def __init__(self, task):
+            self.task, self.raced = task, None
+
+        def bpf(self, cmd, attr, size):
+            if cmd == BpfCmd.BPF_OBJ_PIN and self.raced is None:
+                fd = L.map_create(other, BpfMapType.BPF_MAP_TYPE_HASH, "pinned", 4, 4, 4)
+                L.obj_pin(other, fd, "/sys/fs/bpf/pinned")
+                self.raced = L.obj_get_info_by_fd(other, fd, "map")["id"]
+            return self.task.bpf(cmd, attr, size)
+
+        def __getattr__(self, name):
+            return getattr(self.task, name)
+
+    task = Racing(kernel.spawn(comm="loader", uid=0))
+    obj = open_obj(task, compiled("maps_btf"))
+    try:
+        obj.load()
+        names = [c for c, _ in obj.syscalls]
+        i = names.index("BPF_OBJ_PIN")
+        assert obj.syscalls[i] == ("BPF_OBJ_PIN", -errno.EEXIST)
+        assert names[i + 1:i + 3] == ["BPF_OBJ_GET", "BPF_OBJ_GET_INFO_BY_FD"]
+        assert obj.maps["pinned"].info().id == task.raced and obj.maps["pinned"]._def.reused
+    finally:
+        obj.close()

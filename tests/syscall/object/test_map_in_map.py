@@ -133,12 +133,17 @@ def _sim_task():
 
 
 def _calls(obj):
-    """obj.syscalls with new fds counted from the first one (the BTF's), which differs between
-    a fresh kernelsim task and this test process: the reuse of closed fds still shows."""
-    base = next(ret for cmd, ret in obj.syscalls if ret >= 0)
+    """obj.syscalls with each new fd named by the order in which its number first appeared
+    (the numbers differ between a fresh kernelsim task and this test process; that a closed
+    template's number is handed out again still shows)."""
     fd_cmds = ("BPF_BTF_LOAD", "BPF_MAP_CREATE", "BPF_PROG_LOAD")
-    return [(cmd, f"fd+{ret - base}" if cmd in fd_cmds and ret >= 0 else ret)
-            for cmd, ret in obj.syscalls]
+    seen = {}
+    out = []
+    for cmd, ret in obj.syscalls:
+        if cmd in fd_cmds and ret >= 0:
+            ret = f"fd#{seen.setdefault(ret, len(seen))}"
+        out.append((cmd, ret))
+    return out
 
 
 def _run_prog_array(task, obj):
@@ -155,7 +160,7 @@ def test_prog_array_slots_in_kernelsim(compiled):
         # 46-byte skb: no jump, 7; 47 bytes: slot 1, tail_len returns len + 1
         assert (even, odd) == (7, 48)
         # the prog array's BTF value is no type: the kernel refuses it, libbpf retries without
-        assert calls[1:3] == [("BPF_MAP_CREATE", -errno.EINVAL), ("BPF_MAP_CREATE", "fd+1")]
+        assert calls[1:3] == [("BPF_MAP_CREATE", -errno.EINVAL), ("BPF_MAP_CREATE", "fd#1")]
         assert warnings == ["Error in bpf_create_map_xattr(jumps): EINVAL. Retrying without BTF."]
         assert calls[-1] == ("BPF_MAP_UPDATE_ELEM", 0)      # the slot, after both programs
         assert dict(obj.maps["jumps"].items()) == {1: obj.progs["tail_len"].info().id}

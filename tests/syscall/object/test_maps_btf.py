@@ -148,3 +148,16 @@ def test_parse_btf_map_def_errors():
     with pytest.raises(BpfObjectError) as ei:
         parse_btf_map_def("m", b, sid)
     assert "conflicting key size" in str(ei.value)
+
+
+def test_resize_before_load(compiled, rtask):
+    """bpf_map__set_max_entries: ring buffers rounded up again; EBUSY once loaded."""
+    obj = open_obj(rtask, compiled("maps_btf"), max_entries={"stats": 7})
+    obj.maps["events"].resize(3 * 4096 + 1)
+    assert (obj.maps["events"].max_entries, obj.maps["stats"].max_entries) == (4 * 4096, 7)
+    obj.load()
+    creates = {f["map_name"]: f for c, f in rtask.calls if c == "BPF_MAP_CREATE"}
+    assert (creates["events"]["max_entries"], creates["stats"]["max_entries"]) == (4 * 4096, 7)
+    with pytest.raises(BpfObjectError) as ei:
+        obj.maps["stats"].resize(9)
+    assert ei.value.errno == errno.EBUSY
