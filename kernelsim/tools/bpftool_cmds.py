@@ -479,7 +479,7 @@ BPFTOOL_OBJECTS = {
     "prog": ("kernelsim.tools.bpftool_cmds", "prog_main"),
     "map": ("kernelsim.tools.bpftool_cmds", "map_main"),
     "link": ("kernelsim.tools.bpftool_cmds", "link_main"),
-    "btf": ("btf.cli", "main"),
+    "btf": ("kernelsim.tools.btf_cmd", "main"),
     "trampoline": ("kernelsim.tools.trampoline_cmd", "main"),
     "asm": ("kernelsim.isa.cli", "asm_main"),
     "disasm": ("kernelsim.isa.cli", "disasm_main"),

@@ -5,11 +5,14 @@ kernel function, as a commented listing (registered in kernelsim/cli.py SUBCOMMA
     kernelsim trampoline show bpf_modify_return_test --fexit 1 --fmod-ret 2 --arch arm64
     kernelsim trampoline show tcp_retransmit_skb --profile 5.5 --fentry 2 --fexit 1
     kernelsim trampoline show vfs_read --btf /sys/kernel/btf/vmlinux --ip-arg
+    kernelsim trampoline show tcp_retransmit_skb --after scenarios/tcp_retransmit.yaml
 
 The FuncModel is distilled from the kernel BTF (the embedded one, or ``--btf FILE``) with the
 profile's rules; the address is the function's simulated kallsyms address; the programs are
 dummies named fentry0.., fmod_ret0.., fexit0.. (newest first: the highest number runs first);
-the flags are what bpf_trampoline_update would compute. Errors (unknown function, a prototype
+the flags are what bpf_trampoline_update would compute. With ``--after SCENARIO`` the scenario is
+replayed first and the listing is that of the image the machine really runs for FUNC at its end
+(its architecture, profile, programs and flags; the other options do not apply). Errors (unknown function, a prototype
 the profile cannot trace, too many programs, an unknown architecture, an unreadable BTF) print
 one line on stderr and exit with status 2.
 """
@@ -42,7 +45,32 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--btf", default=None, help="a vmlinux BTF file (default: the embedded one)")
     show.add_argument("--ip-arg", dest="ip_arg", action="store_true",
                       help="as if a program called bpf_get_func_ip (IP_ARG)")
+    show.add_argument("--after", metavar="FILE",
+                      help="replay this scenario first and show the image attached to FUNC at its end")
+    show.add_argument("--seed", type=int, help="the replay's seed (with --after)")
+    show.add_argument("--scale", type=float, help="the replay's repeat scale (with --after)")
     return ap
+
+
+def show_after(args) -> str:
+    """The listing of the image FUNC runs at the end of the replay of ``args.after``."""
+    from kernelsim.logging_setup import logging_configured
+    from kernelsim.replay import ScenarioError, load_scenario
+    from kernelsim.replay.runner import Replay
+    from ..tracing.trampoline import trampoline_table
+    with logging_configured():
+        try:
+            sc = load_scenario(args.after)
+        except ScenarioError as e:
+            raise _CliError(str(e)) from None
+        res = Replay(sc, seed=args.seed, scale=args.scale or 1.0).run()
+    if res.kernel is None:
+        raise _CliError(f"the replay of {args.after} did not build a machine: {res.error}")
+    images = [tr for tr in trampoline_table(res.kernel).by_key.values()
+              if tr.func.name == args.func and tr.cur_image is not None]
+    if not images:
+        raise _CliError(f"{args.func}: no BPF trampoline is attached at the end of {args.after}")
+    return "".join(tr.cur_image.listing for tr in images)
 
 
 def show(args) -> str:
@@ -91,7 +119,7 @@ def main(argv=None) -> int:
         if args.cmd != "show":
             raise _CliError("usage: kernelsim trampoline show FUNC [--arch A] [--fentry N] "
                             "[--fexit M] [--fmod-ret K] [--profile 6.18|5.5] [--btf FILE]")
-        sys.stdout.write(show(args))
+        sys.stdout.write(show_after(args) if args.after else show(args))
         return 0
     except _CliError as e:
         print(f"kernelsim trampoline: {e}", file=sys.stderr)

@@ -119,6 +119,39 @@ def test_bpftool_front_reaches_every_object(cli, after, tmp_path):
     assert rc == 2
 
 
+def test_btf_list_and_dump_after_a_replay(cli, after):
+    rc, out, err = cli(["btf", "list", *after])
+    assert rc == 0, err
+    assert re.fullmatch(r"1: name \[vmlinux\]  size \d+B\n", out)       # only the kernel's BTF
+    rc, dumped, _ = cli(["btf", "dump", *after])                        # id 1 by default
+    assert rc == 0 and dumped == cli(["btf", "dump"])[1]                 # the embedded BTF, read by bpf()
+    rc, _, err = cli(["btf", "dump", *after, "id", "2"])
+    assert rc == 1 and err == "Error: get btf by id (2): No such file or directory\n"
+    assert cli(["bpftool", "btf", "list", *after])[1] == out
+
+
+@pytest.mark.skipif(shutil.which("clang") is None, reason="clang is needed to compile the scenario's C")
+def test_btf_of_a_loaded_object_after_a_replay(cli):
+    from pathlib import Path
+    sc = str(Path(__file__).resolve().parents[3] / "scenarios" / "eth_type_trans_c.yaml")
+    rc, out, err = cli(["btf", "list", "--after", sc])
+    assert rc == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("1: name [vmlinux]  size ")
+    assert re.fullmatch(r"2: name <anon>  size \d+B  prog_ids 1", lines[1])   # the object's BTF
+    rc, c, _ = cli(["btf", "dump", "--after", sc, "id", "2", "--format", "c"])
+    assert rc == 0 and "struct sk_buff {" in c and "int rx(" not in c   # the types the program used
+
+
+def test_trampoline_show_after_a_replay(cli, after):
+    rc, out, err = cli(["trampoline", "show", "bpf_fentry_test1", *after])
+    assert rc == 0, err
+    assert out.startswith("; bpf_trampoline for bpf_fentry_test1 (arch x86_64, profile newest)")
+    assert "; links: fentry=1 fmod_ret=0 fexit=0" in out
+    rc, _, err = cli(["trampoline", "show", "vfs_read", *after])
+    assert rc == 2 and "no BPF trampoline is attached" in err
+
+
 # ---- the real bpftool on this machine ---------------------------------------------------------
 
 def _real_bpftool(*args) -> str:
