@@ -16,9 +16,11 @@ BtfError(EINVAL, "<source>:LINE: ...").
 
 import errno
 import re
+import struct
 
 from .btf import Btf
 from .builder import BtfBuilder
+from .encode import btf_raw_header
 from .errors import BtfError
 from .uapi import BTF_INT_BOOL, BTF_INT_SIGNED, BtfKind, btf_info_enc, btf_member_offset_enc
 
@@ -551,6 +553,8 @@ def btf_from_c(source: str, base: Btf | None = None, filename: str = "<source>")
         m = re.match(r"[^:]*:(\d+):(\d+): (.*)", msg)
         if m:
             raise BtfError(errno.EINVAL, f"{filename}:{m.group(1)}: {m.group(3)}") from None
+        if msg.startswith(f"{filename}: "):
+            msg = msg[len(filename) + 2:]
         raise BtfError(errno.EINVAL, f"{filename}: {msg}") from None
     builder = BtfBuilder(base)
     conv = _Converter(builder, base, filename, stubs)
@@ -561,6 +565,25 @@ def btf_from_c(source: str, base: Btf | None = None, filename: str = "<source>")
     if not len(builder._records):
         return Btf.parse(builder.to_bytes(), base) if base is not None else _empty_error()
     return builder.to_btf()
+
+
+def btf_with_c(base: Btf, source: str, filename: str = "<declarations>") -> Btf:
+    """``base`` with the declarations of ``source`` appended: one standalone BTF (not split), the
+    base's type ids unchanged and the new types after them, as if the declarations had been
+    compiled into the kernel. It is what ``Kernel(declare=...)`` runs on. EINVAL as btf_from_c.
+
+    A split BTF's string offsets already count from the start of the base's string section and
+    its type ids from the base's last id, so the flat blob is the two type sections and the two
+    string sections laid end to end under one header."""
+    split = btf_from_c(source, base, filename)
+    hdr_fmt = "<HBBIIIII"
+    b_raw, s_raw = base.to_bytes(), split.to_bytes()
+    _, _, _, bh, bto, btl, bso, bsl = struct.unpack_from(hdr_fmt, b_raw)
+    _, _, _, sh, sto, stl, sso, ssl = struct.unpack_from(hdr_fmt, s_raw)
+    types = b_raw[bh + bto:bh + bto + btl] + s_raw[sh + sto:sh + sto + stl]
+    strings = b_raw[bh + bso:bh + bso + bsl] + s_raw[sh + sso:sh + sso + ssl]
+    header = btf_raw_header(len(types), len(strings))
+    return Btf.parse(header + types + strings)
 
 
 def _empty_error():

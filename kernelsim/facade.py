@@ -67,9 +67,12 @@ class Task(TaskStruct):
 
 
 class Kernel(KernelState):
-    """One simulated machine. ``Kernel(arch="x86_64", btf=None, ncpus=2, seed=0, profile="6.18")``:
-    ``btf`` is None for the embedded kernel BTF, or a path to a vmlinux BTF file (every FUNC of it
-    then becomes attachable and callable)."""
+    """One simulated machine. ``Kernel(arch="x86_64", btf=None, ncpus=2, seed=0, profile="6.18",
+    declare=None)``: ``btf`` is None for the embedded kernel BTF, or a path to a vmlinux BTF file
+    (every FUNC of it then becomes attachable and callable). ``declare`` is C source (structs,
+    unions, enums, typedefs, function prototypes) added to that BTF: the declared functions are
+    kernel functions like the others (attachable, ``kernel.call``-able; without a body they
+    return ``kernel.functions[name].set_return(v)``'s value, 0 by default)."""
 
     def spawn(self, comm: str = "task", uid: int = 0, gid: int = 0, caps=None, cpu: int | None = None) -> Task:
         """A new process. ``caps`` is a set of names such as {"CAP_BPF"}; None gives every

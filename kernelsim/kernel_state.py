@@ -25,7 +25,7 @@ class KernelState:
     """The machine. Constructed by the facade's ``Kernel(...)``."""
 
     def __init__(self, arch: str = "x86_64", btf=None, ncpus: int = 2, seed: int = 0,
-                 profile: str = "6.18"):
+                 profile: str = "6.18", declare: str | None = None):
         if arch not in ARCHES:
             raise ValueError(f"unknown architecture {arch!r}; one of {', '.join(ARCHES)}")
         if profile not in PROFILES:
@@ -53,6 +53,9 @@ class KernelState:
         self.log = structlog.get_logger("kernelsim").bind(arch=arch)
         self._btf_source = btf
         self._btf = None
+        self.declare = declare
+        if declare:
+            self.btf                        # declarations are checked now, not at first use
         register_vmlinux_btf(self)          # BTF object ID 1, parsed on first use
         from .tracing.hooks import install_tracing_hooks
         install_tracing_hooks(self)
@@ -62,10 +65,20 @@ class KernelState:
 
     @property
     def btf(self):
-        """The kernel's BTF (vmlinux): the embedded default unless a file or Btf was given."""
+        """The kernel's BTF (vmlinux): the embedded default unless a file or Btf was given, with
+        the C declarations of ``declare`` appended (btf_with_c: as if compiled into the kernel;
+        ValueError naming the line of a declaration it cannot build)."""
         if self._btf is None:
             from .kernel_btf import load_kernel_btf
-            self._btf = load_kernel_btf(self._btf_source)
+            b = load_kernel_btf(self._btf_source)
+            if self.declare:
+                from btf import BtfError
+                from btf.cdecl import btf_with_c
+                try:
+                    b = btf_with_c(b, self.declare, "<declare>")
+                except BtfError as e:
+                    raise ValueError(f"kernel declarations: {e.message}") from None
+            self._btf = b
         return self._btf
 
     # -- simulated kernel functions and objects (kernelsim/tracing) -------------------------

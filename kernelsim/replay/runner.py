@@ -188,7 +188,14 @@ class Replay:
         btf = k.btf
         if btf is not None and not Path(btf).is_absolute():
             btf = str(Path(self.sc.base) / btf)
-        self.kernel = Kernel(arch=k.arch, btf=btf, ncpus=k.cpus, seed=self.seed, profile=k.profile)
+        self.kernel = Kernel(arch=k.arch, btf=btf, ncpus=k.cpus, seed=self.seed, profile=k.profile,
+                             declare=k.declare)
+        for func, value in k.returns:
+            try:
+                self.kernel.functions[func].set_return(value)
+            except KeyError:
+                raise StepFailed(f"kernel.returns: no kernel function {func!r}",
+                                 self.sc.doc.mark(("kernel", "returns", func))) from None
         if k.insn_cost_ns is not None:
             self.kernel.clock.insn_cost_ns = k.insn_cost_ns
         for name, value in k.sysctl:

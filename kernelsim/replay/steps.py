@@ -120,6 +120,8 @@ class KernelSpec:
     seed: int = 0               # the machine's seed (prandom, %p hashes, the replay's shuffles)
     sysctl: tuple = ()          # ((name, value), ...) written before anything else
     insn_cost_ns: int | None = None  # virtual ns charged per BPF instruction (None: the clock's default)
+    declare: str | None = None  # C declarations added to the kernel BTF (Kernel(declare=...))
+    returns: tuple = ()         # ((function, value), ...): what bodiless functions return
 
 
 @dataclass(frozen=True, slots=True)
@@ -605,7 +607,39 @@ class _Builder:
         profile = k.get("profile", "6.18")
         profile = str(profile if isinstance(profile, str) else profile[0])
         return KernelSpec(arch if isinstance(arch, str) else arch[0], profile, k.get("cpus", 2),
-                          k.get("btf"), k.get("seed", 0), sysctl, k.get("insn_cost_ns"))
+                          k.get("btf"), k.get("seed", 0), sysctl, k.get("insn_cost_ns"),
+                          self.declarations(k), tuple((k.get("returns") or {}).items()))
+
+    def declarations(self, k: dict) -> str | None:
+        """kernel.declare, checked now against the kernel BTF it extends (a scenario error with
+        the line in the YAML file of the declaration that cannot be built)."""
+        text = k.get("declare")
+        if not text:
+            return None
+        import re
+        from pathlib import Path
+        from btf import BtfError
+        from btf.cdecl import btf_from_c
+        from kernelsim.kernel_btf import load_kernel_btf
+        btf = k.get("btf")
+        if btf is not None and not Path(btf).is_absolute():
+            btf = str(Path(self.doc.base) / btf)
+        try:
+            btf_from_c(text, load_kernel_btf(btf), "declare")
+        except ValueError:
+            return text                     # the BTF file itself is bad: the replay reports it
+        except BtfError as e:
+            m = re.match(r"declare:(\d+): (.*)", e.message)
+            mark = self.mark(("kernel", "declare"))
+            if not m:
+                msg = e.message[len("declare: "):] if e.message.startswith("declare: ") else e.message
+                raise self.err(("kernel", "declare"), msg) from None
+            lines = self.doc.text.splitlines()
+            here = lines[mark.line - 1][mark.col - 1:] if mark.line <= len(lines) else ""
+            block = here[:1] in ("|", ">")  # a block scalar's text starts on the next line
+            line = mark.line + int(m.group(1)) if block else mark.line
+            raise ScenarioError(m.group(2), Mark(mark.file, line, 1), "kernel.declare") from None
+        return text
 
     def map_spec(self, name, m: dict, path) -> MapSpec:
         try:

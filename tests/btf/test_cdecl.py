@@ -84,3 +84,21 @@ def test_errors_name_the_line(src, line, what):
 def test_preprocessor_refused():
     with pytest.raises(BtfError):
         btf_from_c("#include <linux/types.h>\nint f(void);")
+
+
+def test_btf_with_c_is_one_flat_btf_over_the_same_ids(kbtf):
+    from btf.cdecl import btf_with_c
+    flat = btf_with_c(kbtf, "struct demo { int q; struct sk_buff *skb; };\n"
+                            "int demo_fn(struct demo *d, unsigned long n);\n")
+    assert flat.start_id == 1 and flat.base is None                    # not split
+    assert flat.nr_types == kbtf.nr_types + 5                          # struct, 2 ptrs, proto, func
+    skb = kbtf.find_by_name_kind("sk_buff", BtfKind.BTF_KIND_STRUCT)
+    assert flat.find_by_name_kind("sk_buff", BtfKind.BTF_KIND_STRUCT) == skb
+    base_dump = btf_dump_raw(kbtf)
+    assert btf_dump_raw(flat).startswith(base_dump)                    # every base type unchanged
+    fid = flat.find_by_name_kind("demo_fn", BtfKind.BTF_KIND_FUNC)
+    assert fid > kbtf.nr_types - 1
+    assert btf_distill_func_proto(flat, fid, "6.18", "demo_fn").arg_size == (8, 8)
+    assert btf_check(flat.to_bytes())[0] is not None                   # what BTF_LOAD accepts
+    with pytest.raises(BtfError, match=r"x:2: unknown type name 'nope_t'"):
+        btf_with_c(kbtf, "struct a { int b; };\nint f(nope_t x);\n", "x")
