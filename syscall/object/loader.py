@@ -234,10 +234,12 @@ def _create_map(obj, calls, m, is_inner: bool = False) -> int:
     if m.map_type in NO_BTF_TYPES:
         btf_fd = key_id = value_id = 0
         m.btf_key_type_id = m.btf_value_type_id = 0
-    inner_fd = 0
+    inner_fd = template_fd = 0
     if m.map_type in MAP_IN_MAP and m.inner is not None:
         map_set_def_max_entries(m.inner, calls.task)
-        inner_fd = _create_map(obj, calls, m.inner, True)
+        inner_fd = template_fd = _create_map(obj, calls, m.inner, True)
+    elif m.map_type in MAP_IN_MAP and m.inner_map_fd >= 0:
+        inner_fd = m.inner_map_fd                # the caller's (bpf_map__set_inner_map_fd)
     kw = dict(map_flags=m.map_flags, numa_node=m.numa_node, map_extra=m.map_extra,
               inner_map_fd=inner_fd)
     opts = L.MapCreateOpts(btf_fd=btf_fd, btf_key_type_id=key_id,
@@ -250,8 +252,8 @@ def _create_map(obj, calls, m, is_inner: bool = False) -> int:
         m.btf_key_type_id = m.btf_value_type_id = 0
         fd = L.bpf_map_create(calls, int(m.map_type), m.name, m.key_size, m.value_size,
                               m.max_entries, L.MapCreateOpts(**kw))
-    if inner_fd > 0:
-        calls.close(inner_fd)
+    if template_fd > 0:
+        calls.close(template_fd)
     if fd < 0:
         what = "inner map" if is_inner else "map"
         raise _fail(fd, f"{what} '{m.name}': failed to create: {errno_name(-fd)}", map=m.name)

@@ -96,6 +96,7 @@ class MapDef:
     btf_key_type_id: int = 0
     btf_value_type_id: int = 0
     inner: "MapDef | None" = None  # the inner map definition of a map-in-map
+    inner_map_fd: int = -1        # a caller's template map instead (bpf_map__set_inner_map_fd)
     data: bytearray | None = None  # initial contents of an internal map
     btf_var_idx: int = -1
     autocreate: bool = True

@@ -31,7 +31,8 @@ from . import attach as attach_mod
 from .. import libbpf as L
 from .errors import BpfObjectError, errno_name
 from .loader import bpf_object_load, bpf_object_prepare, bpf_object_unload
-from .maps import LIBBPF_MAP_KCONFIG, LIBBPF_MAP_RODATA, RINGBUFS, adjust_ringbuf_sz
+from .maps import (LIBBPF_MAP_KCONFIG, LIBBPF_MAP_RODATA, MAP_IN_MAP, RINGBUFS,
+                   adjust_ringbuf_sz)
 from .values import BtfCodec, RawCodec, codec_for
 
 PERCPU_TYPES = frozenset({BpfMapType.BPF_MAP_TYPE_PERCPU_HASH, BpfMapType.BPF_MAP_TYPE_PERCPU_ARRAY,
@@ -176,6 +177,19 @@ class Map:
     def autocreate(self, value: bool) -> None:
         self.obj._before_load("autocreate")
         self._def.autocreate = bool(value)
+
+    def set_inner_map_fd(self, fd: int) -> None:
+        """bpf_map__set_inner_map_fd (before load): the template map of a map-in-map given by
+        the caller's fd (it stays the caller's to close) instead of the ``__array(values, ...)``
+        definition, which is dropped. EINVAL for another map type or a second call."""
+        self.obj._before_load("set_inner_map_fd")
+        if self._def.map_type not in MAP_IN_MAP:
+            raise BpfObjectError(errno.EINVAL, f"map '{self.name}': unsupported map type",
+                                 map=self.name)
+        if self._def.inner_map_fd != -1:
+            raise BpfObjectError(errno.EINVAL, f"map '{self.name}': inner_map_fd already "
+                                 "specified", map=self.name)
+        self._def.inner, self._def.inner_map_fd = None, int(fd)
 
     def resize(self, max_entries: int) -> None:
         """bpf_map__set_max_entries (before load; EBUSY after). A ring buffer's size is

@@ -233,3 +233,52 @@ def test_bad_values_initializers(case, tmp_path, object_cache, rtask):
     assert (e.errno, e.libbpf_errno, e.section) == (err, lerr, ".rel.maps"), e
     assert message in e.message and e.symbol and e.offset is not None
     assert rtask.calls == []                                   # refused before any syscall
+
+
+def _set_inner_map_fd_run(task, path):
+    """The template and the inner map made by the caller, the outer map by the object; the
+    program run once before and once after the caller fills slot 7."""
+    template = L.map_create(task, M.BPF_MAP_TYPE_ARRAY, "tmpl", 4, 8, 1)
+    obj = open_obj(task, path)
+    try:
+        obj.maps["by_pid"].resize(1)
+        obj.maps["by_pid"].set_inner_map_fd(template)
+        with pytest.raises(BpfObjectError) as ei:
+            obj.maps["by_pid"].set_inner_map_fd(template)
+        assert ei.value.errno == errno.EINVAL and "already specified" in ei.value.message
+        obj.load()
+        task.close(template)                      # the outer map keeps what it needs
+        prog = obj.progs["count_len"]
+        before = prog.test_run(data=bytes(20))["retval"]
+        inner = L.map_create(task, M.BPF_MAP_TYPE_ARRAY, "inner", 4, 8, 1)
+        L.map_update_elem(task, obj.maps["by_pid"].fd, _k4(7), _k4(inner))
+        after = prog.test_run(data=bytes(20))["retval"]
+        value = int.from_bytes(L.map_lookup_elem(task, inner, _k4(0), 8), "little")
+        task.close(inner)
+        return (before, after, value, obj.maps["by_pid"].info().max_entries,
+                [c for c, _ in obj.syscalls])
+    finally:
+        obj.close()
+
+
+def test_set_inner_map_fd(compiled):
+    task = _sim_task()
+    _need_sim_map_in_map()
+    got = _set_inner_map_fd_run(task, compiled("map_in_map_fd"))
+    # before: no slot 7 (1); after: inner[0] += 6 (20 bytes less the Ethernet header)
+    assert got == (1, 0, 6, 1, ["BPF_BTF_LOAD", "BPF_MAP_CREATE", "BPF_PROG_LOAD"])
+    obj = open_obj(task, compiled("map_in_map"))
+    with pytest.raises(BpfObjectError) as ei:
+        obj.maps["inner_a"].set_inner_map_fd(3)
+    assert ei.value.errno == errno.EINVAL and "unsupported map type" in ei.value.message
+
+
+@pytest.mark.realkernel
+def test_set_inner_map_fd_agrees_with_linux(compiled):
+    real = real_task_or_skip()
+    _need_sim_map_in_map()
+    try:
+        assert _set_inner_map_fd_run(_sim_task(), compiled("map_in_map_fd")) == \
+            _set_inner_map_fd_run(real, compiled("map_in_map_fd"))
+    finally:
+        real.close_all()

@@ -92,7 +92,8 @@ def test_bad_relocation_is_named(compiled, object_bytes, rtask):
 
 
 @pytest.mark.realkernel
-@pytest.mark.parametrize("name", ["subprogs", "globals", "minimal", "tracing_real"])
+@pytest.mark.parametrize("name", ["subprogs", "globals", "minimal", "tracing_real", "map_in_map",
+                                  "prog_array"])
 def test_same_instructions_as_libbpf(name, compiled, tmp_path):
     """Our loader and bpftool/libbpf load the same object into the real kernel: equal tags and
     equal xlated code (modulo map ids) for every program."""
