@@ -247,8 +247,9 @@ def bpf_map_from_imm(prog, imm: int):
 
 
 def bpf_insn_prepare_dump(prog, raw_ok: bool) -> bytes:
-    """The xlated instructions as user space sees them."""
-    insns = list(prog.insnsi)
+    """The xlated instructions as user space sees them (the verifier's Linux-shaped rewrite,
+    ``prog.aux.xlated_insns``, when it made one; else what runs)."""
+    insns = list(getattr(prog.aux, "xlated_insns", None) or prog.insnsi)
     out = []
     i = 0
     while i < len(insns):
@@ -322,7 +323,7 @@ def bpf_prog_get_info_by_fd(ctx: SysCtx, prog: BpfProg) -> int:
         return 0
     raw_ok = bpf_dump_raw_ok(ctx)
     ulen = info.xlated_prog_len
-    info.xlated_prog_len = len(prog.insnsi) * 8
+    info.xlated_prog_len = len(getattr(aux, "xlated_insns", None) or prog.insnsi) * 8
     if info.xlated_prog_len and ulen:
         dump = bpf_insn_prepare_dump(prog, raw_ok)
         uaccess.copy_to_user(info.xlated_prog_insns, dump[:min(info.xlated_prog_len, ulen)])

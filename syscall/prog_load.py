@@ -192,7 +192,8 @@ def _copy_records(ctx: SysCtx, log, uaddr: int, cnt: int, urec: int, spec, what:
 
 
 class _FdArray:
-    """attr.fd_array without fd_array_cnt: read lazily, one index at a time (EFAULT)."""
+    """attr.fd_array: read lazily, one index at a time (EFAULT), as the kernel's
+    copy_from_bpfptr_offset does, with or without fd_array_cnt."""
 
     def __init__(self, addr: int):
         self.addr = addr
@@ -297,17 +298,12 @@ def _load(ctx: SysCtx, prog: BpfProg) -> int:
             prog.aux.btf = load_attr.prog_btf
         else:
             load_attr.prog_btf.put()
-    if err is not None:
-        for obj in getattr(ctx, "fd_array_objs", []):
-            obj.put()
-        ctx.fd_array_objs = []
     try:
         _close_log(ctx, log, finalized)
     except BpfError as e:
         err = e                     # the log's ENOSPC/EFAULT replace the verifier's result
     if err is not None:
         raise err
-    _bind_fd_array(prog, load_attr)
     _select_runtime(prog)
     prog.alloc_id()
     ctx.log_fields["prog_id"] = prog.id
@@ -322,34 +318,11 @@ def _close_log(ctx: SysCtx, log, finalized: bool) -> None:
 
 
 def _early_check(ctx: SysCtx, prog: BpfProg, log) -> BpfLoadAttr:
-    """process_fd_array and check_btf_info_early: what bpf_check reads before verifying."""
+    """check_btf_info_early and the fd_array reader: what bpf_check reads before verifying
+    (its process_fd_array is kernelsim/verifier's)."""
     a = ctx.attr
-    fd_array = None
-    if a.fd_array:
-        if a.fd_array_cnt:
-            if a.fd_array_cnt >= 0xFFFFFFFF // 4:
-                log.write(f"fd_array_cnt is too big ({a.fd_array_cnt})\n")
-                raise BpfError(errno.EINVAL, "fd_array_cnt is too big")
-            fd_array = []
-            objs = []
-            try:
-                for i in range(a.fd_array_cnt):
-                    fd = int.from_bytes(uaccess.copy_from_user(a.fd_array + 4 * i, 4), "little",
-                                        signed=True)
-                    fd_array.append(fd)
-                    obj = fdget(ctx, fd).obj
-                    if not isinstance(obj, (BpfMap, BpfBtf)):
-                        log.write(f"fd {fd} is not pointing to valid bpf_map or btf\n")
-                        raise BpfError(errno.EINVAL, f"fd {fd} is not a map or BTF")
-                    if not any(o is obj for o in objs):
-                        objs.append(obj.get())
-            except BaseException:
-                for obj in objs:
-                    obj.put()
-                raise
-            ctx.fd_array_objs = objs
-        else:
-            fd_array = _FdArray(a.fd_array)
+    # bpf_check's process_fd_array (kernelsim/verifier) reads a counted array and binds its maps
+    fd_array = _FdArray(a.fd_array) if a.fd_array or a.fd_array_cnt else None
     prog_btf = None
     finfo = linfo = relos = b""
     if a.func_info_cnt or a.line_info_cnt:
@@ -381,26 +354,8 @@ def _early_check(ctx: SysCtx, prog: BpfProg, log) -> BpfLoadAttr:
         core_relos=relos, core_relo_rec_size=CORE_RELO_REC[0] if relos else 0,
         core_relo_cnt=a.core_relo_cnt, attach_btf=prog.aux.attach_btf,
         attach_prog=prog.aux.dst_prog, attach_btf_id=a.attach_btf_id, prog_flags=a.prog_flags)
-    la.fd_array_objs = getattr(ctx, "fd_array_objs", [])
+    la.fd_array_cnt = a.fd_array_cnt
     return la
-
-
-def _bind_fd_array(prog: BpfProg, load_attr) -> None:
-    """process_fd_array: every map (and BTF) of a counted fd_array is used by the program, the
-    maps first in used_maps (the verifier saw them before any ld_imm64)."""
-    objs = getattr(load_attr, "fd_array_objs", None) or []
-    maps = [o for o in objs if isinstance(o, BpfMap)]
-    aux = prog.aux
-    for m in list(maps):
-        if any(u is m for u in aux.used_maps):
-            maps.remove(m)
-            m.put()
-    aux.used_maps = maps + aux.used_maps
-    for b in (o for o in objs if isinstance(o, BpfBtf)):
-        if any(u is b for u in aux.used_btfs):
-            b.put()
-        else:
-            aux.used_btfs.append(b)
 
 
 def _verifier():

@@ -293,6 +293,8 @@ def check_mem_access(env, insn_idx: int, regno: int, off: int, bpf_size: int, t:
         if not tnum_is_const(reg.var_off) or reg.var_off.value:
             env.fail(errno.EACCES, f"R{regno} invalid variable buffer offset: off={off}, "
                                    f"var_off={tnum_strn(reg.var_off)}")
+        if off + size > env.max_tp_access:          # check_tp_buffer_access: prog->aux->max_tp_access
+            env.max_tp_access = off + size
         if value_regno >= 0 and t == BPF_READ:
             env.mark_reg_unknown(regs, value_regno)
     elif b == PTR_TO_BTF_ID and not type_may_be_null(rt):
@@ -594,6 +596,14 @@ def check_stack_write_fixed_off(env, state, off: int, size: int, value_regno: in
     if not env.allow_ptr_leaks and is_spilled_reg(st) and not is_spilled_scalar_reg(st) and size != BPF_REG_SIZE:
         env.fail(errno.EACCES, "attempt to corrupt spilled pointer on stack")
     reg = cur.regs[value_regno] if value_regno >= 0 else None
+    if not env.bypass_spec_v4:
+        # a barrier after stores of pointers and over slots not already plain data (the kernel
+        # looks at the first ``size`` slot bytes, whatever bytes the store covers)
+        sanitize = reg is not None and is_spillable_regtype(reg.type)
+        if not sanitize:
+            sanitize = any(st.slot_type[i] not in (STACK_MISC, STACK_ZERO) for i in range(size))
+        if sanitize:
+            env.insn_aux[insn_idx].nospec_result = True
     env.mark_stack_slot_scratched(spi)
     is_st_mem = (insn.code & 7) == 2 and (insn.code & 0xE0) == 0x60
     if reg is not None and not (off % BPF_REG_SIZE) and reg.type == SCALAR_VALUE and env.bpf_capable:

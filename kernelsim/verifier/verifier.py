@@ -73,7 +73,8 @@ class InsnAux:
     """struct bpf_insn_aux_data (the parts we use)."""
 
     __slots__ = ("ptr_type", "map_index", "map_off", "seen", "ctx_field_size", "probe_mem",
-                 "alu_state", "call_imm", "nospec", "live_regs", "map_ptr", "pseudo_func")
+                 "alu_state", "call_imm", "nospec", "live_regs", "map_ptr", "pseudo_func",
+                 "nospec_result", "call_map", "call_map_poisoned")
 
     def __init__(self):
         self.ptr_type = None
@@ -88,6 +89,9 @@ class InsnAux:
         self.live_regs = 0x3FF
         self.map_ptr = None
         self.pseudo_func = False
+        self.nospec_result = False       # a barrier after this store (Spectre v4, unprivileged)
+        self.call_map = None             # map_ptr_state of a map helper call (record_func_map)
+        self.call_map_poisoned = False   # ... the call saw different maps on different paths
 
 
 class _StackElem:
@@ -134,6 +138,7 @@ class BpfVerifierEnv:
         self.jmp_points: set[int] = set()
         self.force_checkpoints: set[int] = set()
         self.used_maps: list = []
+        self.used_btfs: list = []          # BTFs bound by a counted fd_array (references held)
         self.id_gen = 0
         self.insn_idx = 0
         self.prev_insn_idx = -1
@@ -157,6 +162,7 @@ class BpfVerifierEnv:
         self.pt = None
         self.live = []
         self.max_ctx_offset = 0
+        self.max_tp_access = 0             # highest byte of a writable raw_tp buffer touched
         self.call_get_func_ip = False
         self.call_get_stack = False
         self.has_tail_call = False
@@ -277,9 +283,9 @@ def bpf_check(prog, attr, log: BpfVerifierLog | None) -> None:
     except BpfError as e:
         err = e
     if err is not None:
-        for m in env.used_maps:
+        for m in env.used_maps + env.used_btfs:
             m.put()
-        env.used_maps = []
+        env.used_maps, env.used_btfs = [], []
         raise err
     _commit(env)
 
@@ -291,6 +297,7 @@ def _bpf_check(env: BpfVerifierEnv) -> None:
     if env.pt is None:
         raise BpfError(errno.EINVAL, "unsupported program type")
     env.ops = env.pt.verifier
+    process_fd_array(env)
     cfg.add_subprog_and_kfunc(env)
     cfg.check_subprogs(env)
     if not env.attr.func_info and any(sp.has_tail_call for sp in env.subprogs[1:]):
@@ -342,16 +349,24 @@ def print_verification_stats(env) -> None:
 def _commit(env) -> None:
     prog, aux = env.prog, env.prog.aux
     aux.used_maps = list(env.used_maps)
+    for b in env.used_btfs:
+        if any(u is b for u in aux.used_btfs):
+            b.put()
+        else:
+            aux.used_btfs.append(b)
     aux.stack_depth = env.subprogs[0].stack_depth if env.subprogs else 0
     aux.subprog_stack_depths = [s.stack_depth for s in env.subprogs]
     aux.subprog_starts = [s.start for s in env.subprogs]
     aux.max_ctx_offset = env.max_ctx_offset
+    aux.max_tp_access = env.max_tp_access
     aux.call_get_func_ip = env.call_get_func_ip
     aux.call_get_stack = env.call_get_stack
     aux.tail_call_reachable = env.tail_call_reachable
     aux.probe_mem_insns = frozenset(i for i, a in enumerate(env.insn_aux) if a.probe_mem)
-    prog.insnsi = env.xlated if hasattr(env, "xlated") else list(env.insns)
-    prog.len = len(prog.insnsi)
+    # what runs (fixups.py: the execution image) and what Linux keeps as insnsi (the dump)
+    prog.insnsi = env.interp_insns if hasattr(env, "interp_insns") else list(env.insns)
+    aux.xlated_insns = env.xlated if hasattr(env, "xlated") else list(prog.insnsi)
+    prog.len = len(aux.xlated_insns)
 
 
 def bpf_prog_calc_tag(insns) -> bytes:
@@ -374,6 +389,46 @@ def bpf_prog_calc_tag(insns) -> bytes:
             was_ld_map = False
         out += insn.encode()
     return hashlib.sha256(bytes(out)).digest()[:8]
+
+
+# -- process_fd_array -------------------------------------------------------------------------
+
+def process_fd_array(env) -> None:
+    """process_fd_array (6.14+): with ``fd_array_cnt`` the fd_array is read at once and every
+    map in it is used by the program (ld_imm64 or not), every BTF kept; without it the array is
+    only read when an ld_imm64 names an index. EINVAL: count too big, an fd of another kind;
+    EBADF: no such fd; EFAULT: unreadable array; the map rules of __add_used_map (E2BIG past 64
+    maps, check_map_prog_compatibility)."""
+    cnt = getattr(env.attr, "fd_array_cnt", 0) or 0
+    if not cnt:
+        return
+    if cnt >= U32 // 4:
+        env.fail(errno.EINVAL, f"fd_array_cnt is too big ({cnt})")
+    for i in range(cnt):
+        add_fd_from_fd_array(env, env.attr.fd_array[i])
+
+
+def add_fd_from_fd_array(env, fd: int) -> None:
+    from ..bpf_btf import BpfBtf
+    from ..maps.map import BpfMap
+    files = env.attr.files
+    try:
+        f = files.get(fd) if files is not None else None
+    except BpfError:
+        f = None
+    obj = getattr(f, "obj", None)
+    if isinstance(obj, BpfMap):
+        _add_used_map(env, obj)
+        return
+    if isinstance(obj, BpfBtf):
+        if not any(b is obj for b in env.used_btfs):
+            if len(env.used_btfs) >= 64:
+                env.fail(errno.E2BIG, "The total number of btfs per program has reached the limit of 64")
+            env.used_btfs.append(obj.get())
+        return
+    stdio = fd in (0, 1, 2) and (files is None or fd not in getattr(files, "fds", {}))
+    env.fail(errno.EINVAL if f is not None or stdio else errno.EBADF,     # stdio: not a map
+             f"fd {fd} is not pointing to valid bpf_map or btf")
 
 
 # -- resolve_pseudo_ldimm64 -------------------------------------------------------------------
@@ -665,6 +720,7 @@ def do_check_insn(env) -> int:
             elif insn.src == 2:
                 env.fail(errno.EINVAL, "calling kernel functions are not allowed in this program")
             else:
+                record_func_map(env, insn, idx)
                 calls.check_helper_call(env, insn, idx)
             env.mark_reg_scratched(0)
         elif op == BPF_JA:
@@ -698,6 +754,23 @@ def do_check_insn(env) -> int:
 
 
 BPF_READ, BPF_WRITE = 1, 2
+
+
+def record_func_map(env, insn, idx: int) -> None:
+    """record_func_map: the map a map helper call works on, for do_misc_fixups' inlining; a call
+    reached with different maps is poisoned (called before check_helper_call, which rejects a
+    call whose map argument is not a map)."""
+    from .fixups import MAP_HELPERS
+    if insn.imm not in MAP_HELPERS:
+        return
+    reg = env.cur_regs()[2 if insn.imm == 12 else 1]
+    if reg.type != CONST_PTR_TO_MAP or reg.map_ptr is None:
+        return
+    aux = env.insn_aux[idx]
+    if aux.call_map is None:
+        aux.call_map = reg.map_ptr
+    elif aux.call_map is not reg.map_ptr:
+        aux.call_map_poisoned = True
 
 
 def process_bpf_exit_full(env) -> int:

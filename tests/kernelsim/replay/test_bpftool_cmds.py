@@ -56,7 +56,7 @@ def test_prog_list(cli, after):
     lines = out.splitlines()
     assert re.fullmatch(r"1: tracing  name foo  tag [0-9a-f]{16}  gpl", lines[0])
     assert lines[1] == "\tloaded_at 2025-01-01T00:00:00+0000  uid 0"
-    assert lines[2] == "\txlated 64B  not jited  memlock 4096B  map_ids 1"
+    assert lines[2] == "\txlated 80B  not jited  memlock 4096B  map_ids 1"     # lookup inlined
     assert re.fullmatch(r"2: socket_filter  name nonfree  tag [0-9a-f]{16}", lines[3])   # no "gpl"
     assert cli(["prog", "show", "id", "1", *after])[1] == "\n".join(lines[:3]) + "\n"
 
@@ -69,9 +69,11 @@ def test_prog_dump_xlated(cli, after):
         "   1: (18) r1 = map[id:1]",
         "   3: (bf) r2 = r10",
         "   4: (07) r2 += -4",
-        "   5: (85) call bpf_map_lookup_elem#1",
-        "   6: (b7) r0 = 0",
-        "   7: (95) exit"]
+        "   5: (85) call bpf_map_lookup_elem#1",          # Linux: __htab_map_lookup_elem, inlined
+        "   6: (15) if r0 == 0x0 goto pc+1",
+        "   7: (07) r0 += 56",
+        "   8: (b7) r0 = 0",
+        "   9: (95) exit"]
 
 
 def test_map_list_and_dump(cli, after):

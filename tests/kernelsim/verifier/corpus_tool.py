@@ -5,8 +5,8 @@
 
 Entry fields (tests/kernelsim/verifier/corpus/<topic>.yaml, a list):
 
-* ``description``; ``prog_type`` (name: kprobe, tracepoint, raw_tracepoint, socket_filter,
-  perf_event); ``expected_attach_type`` (number, default 0); ``license`` (default GPL);
+* ``description``; ``prog_type`` (name: kprobe, tracepoint, raw_tracepoint,
+  raw_tracepoint_writable, socket_filter, perf_event); ``expected_attach_type`` (number, default 0); ``license`` (default GPL);
   ``unpriv`` (load as uid 65534 without capabilities; socket filters); ``prog_flags``.
 * ``maps``: ``{type: hash|array|..., key_size, value_size, max_entries, flags, name, freeze}``;
   instructions refer to map i as ``map_fd(i)`` / ``map_value(i, off)``.
@@ -33,7 +33,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parents[2]))
 
 PROG_TYPES = {"socket_filter": 1, "kprobe": 2, "tracepoint": 5, "perf_event": 7,
-              "raw_tracepoint": 17, "tracing": 26}
+              "raw_tracepoint": 17, "raw_tracepoint_writable": 24, "tracing": 26}
 MAP_TYPES = {"hash": 1, "array": 2, "prog_array": 3, "perf_event_array": 4, "percpu_hash": 5,
              "percpu_array": 6, "stack_trace": 7, "lru_hash": 9, "queue": 22, "stack": 23,
              "ringbuf": 27}

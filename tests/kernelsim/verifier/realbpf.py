@@ -56,7 +56,8 @@ def map_create(map_type: int, key_size: int, value_size: int, max_entries: int,
 def prog_load(prog_type: int, insns: bytes, license: str = "GPL", log_level: int = 0,
               log_size: int = 0, log_prefill: bytes | None = None, expected_attach_type: int = 0,
               prog_flags: int = 0, fd_array: list | None = None, attach_btf_id: int = 0,
-              has_log_buf: bool | None = None, keep_fd: bool = False) -> dict:
+              has_log_buf: bool | None = None, keep_fd: bool = False,
+              fd_array_cnt: int = 0) -> dict:
     """Load a program; returns {fd, errno, log (the whole buffer's bytes), log_true_size}.
     The fd is closed unless ``keep_fd``."""
     attr = ctypes.create_string_buffer(PROG_LOAD_ATTR_SIZE)
@@ -79,6 +80,7 @@ def prog_load(prog_type: int, insns: bytes, license: str = "GPL", log_level: int
     struct.pack_into("<I", attr, 108, attach_btf_id)
     if fda is not None:
         struct.pack_into("<Q", attr, 120, ctypes.addressof(fda))
+    struct.pack_into("<I", attr, 148, fd_array_cnt)
     fd, err = _bpf(BPF_PROG_LOAD, attr)
     out = {"fd": fd, "errno": err,
            "log": bytes(lbuf.raw[:log_size]) if lbuf is not None else b"",
@@ -156,6 +158,17 @@ def map_freeze(fd: int) -> None:
     ret, err = _bpf(22, attr)
     if ret < 0:
         raise OSError(err, os.strerror(err))
+
+
+def map_id(fd: int) -> int:
+    """The id of the map behind ``fd`` (bpf_map_info.id)."""
+    info = ctypes.create_string_buffer(88)
+    attr = ctypes.create_string_buffer(16)
+    struct.pack_into("<IIQ", attr, 0, fd, 88, ctypes.addressof(info))
+    ret, err = _bpf(BPF_OBJ_GET_INFO_BY_FD, attr)
+    if ret < 0:
+        raise OSError(err, os.strerror(err))
+    return struct.unpack_from("<I", info, 4)[0]
 
 
 def prog_info(fd: int) -> dict:

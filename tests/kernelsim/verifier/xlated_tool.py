@@ -2,8 +2,11 @@
 load) and from kernelsim (prog.insnsi through syscall/obj_info.py's bpf_insn_prepare_dump).
 
     python tests/kernelsim/verifier/xlated_tool.py [-v] [entry-name-prefix ...]
+    python tests/kernelsim/verifier/xlated_tool.py --update      # refill data/xlated.json
 
-prints the agreement figure (and, with -v, both listings side by side for each difference).
+prints the agreement figure against the live kernel (and, with -v, both listings side by side for
+each difference); ``--update`` stores Linux's normalised xlated code of every accepted entry in
+data/xlated.json (hex, 8 bytes an instruction) for the tests that run without bpf().
 
 Normalisation (``normalise``), for fields whose value depends on where things are in memory:
 * helper calls (``call``, src_reg 0): the immediate is the helper's address relative to
@@ -15,10 +18,14 @@ Normalisation (``normalise``), for fields whose value depends on where things ar
 Nothing else is touched: jumps, registers, ctx offsets and inlined sequences must be identical.
 """
 
+import json
 import os
+import pathlib
 import sys
 
 import corpus_tool as ct
+
+DATA = pathlib.Path(__file__).resolve().parent / "data" / "xlated.json"
 
 
 def _s32(v):
@@ -111,6 +118,21 @@ def listing(insns) -> list[str]:
     return [print_bpf_insn(x) for x in insns]
 
 
+def normalised_hex(info: dict) -> str:
+    from kernelsim.isa.insn import encode_insns
+    return encode_insns(normalise(info["xlated"], info["map_ids"])).hex()
+
+
+def stored() -> dict:
+    """{entry name: Linux's normalised xlated code, hex}."""
+    return json.loads(DATA.read_text())
+
+
+def update() -> None:
+    DATA.write_text(json.dumps({name: normalised_hex(linux_info(e)) for name, e in accepted()},
+                               indent=1, sort_keys=True) + "\n")
+
+
 def compare(e: dict, linux: dict | None = None) -> tuple[list[str], list[str]]:
     """(Linux's normalised listing, kernelsim's)."""
     linux = linux if linux is not None else linux_info(e)
@@ -121,6 +143,8 @@ def compare(e: dict, linux: dict | None = None) -> tuple[list[str], list[str]]:
 
 if __name__ == "__main__":
     import itertools
+    if "--update" in sys.argv:
+        update()
     verbose = "-v" in sys.argv
     prefixes = [a for a in sys.argv[1:] if not a.startswith("-")]
     ok = total = 0
