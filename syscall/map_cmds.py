@@ -23,7 +23,7 @@ from kernelsim.uapi import ENOTSUPP, BpfCmd, BpfMapFlags, BpfMapType as T, BpfUp
 
 from . import uaccess
 from .common import (USER, SysCtx, bpf_get_file_flag, bpf_map_get, bpf_map_new_fd,
-                     bpf_obj_name_cpy, bpf_token_capable, bpf_token_get_from_fd, btf_get_by_fd,
+                     bpf_obj_name_cpy, bpf_token_capable, fdget, bpf_token_get_from_fd, btf_get_by_fd,
                      copy_key, map_get_sys_perms)
 
 BPF_F_LOCK = BpfUpdateFlags.BPF_F_LOCK
@@ -41,6 +41,17 @@ NET_ADMIN_TYPES = frozenset({T.BPF_MAP_TYPE_SOCKMAP, T.BPF_MAP_TYPE_SOCKHASH, T.
 # every other type needs CAP_BPF (map_create's switch)
 
 
+class TaskFiles:
+    """The caller's fd table as the map types see it (an fd map's update, bpf_map_meta_alloc):
+    ``get(fd)`` is fdget, so fds 0-2 are the task's stdio, a file that is no BPF object."""
+
+    def __init__(self, ctx: SysCtx):
+        self.ctx = ctx
+
+    def get(self, fd: int):
+        return fdget(self.ctx, fd)
+
+
 def _create_attr(ctx: SysCtx, map_flags: int) -> MapCreateAttr:
     a = ctx.attr
     return MapCreateAttr(
@@ -50,7 +61,7 @@ def _create_attr(ctx: SysCtx, map_flags: int) -> MapCreateAttr:
         btf_key_type_id=a.btf_key_type_id, btf_value_type_id=a.btf_value_type_id,
         btf_vmlinux_value_type_id=a.btf_vmlinux_value_type_id, map_extra=a.map_extra,
         value_type_btf_obj_fd=a.value_type_btf_obj_fd, map_token_fd=a.map_token_fd,
-        cred=ctx.cred, ncpus=ctx.kernel.ncpus)
+        cred=ctx.cred, ncpus=ctx.kernel.ncpus, files=TaskFiles(ctx))
 
 
 def map_create(ctx: SysCtx) -> int:
@@ -165,7 +176,7 @@ def map_update_elem(ctx: SysCtx) -> int:
     _check_lock_flag(map, a.flags)
     key = copy_key(a.key, map.key_size)
     value = uaccess.copy_from_user(a.value, bpf_map_value_size(map))
-    bpf_map_update_value(map, key, value, a.flags, ctx.files, file)
+    bpf_map_update_value(map, key, value, a.flags, TaskFiles(ctx), file)
     return 0
 
 
@@ -261,7 +272,7 @@ def bpf_map_do_batch(ctx: SysCtx) -> int:
     if fn is None:
         raise BpfError(ENOTSUPP, f"map type has no {BATCH_SLOTS[cmd]}")
     args = BpfBatchArgs(in_batch=b.in_batch, out_batch=b.out_batch, keys=b.keys, values=b.values,
-                        count=b.count, elem_flags=b.elem_flags, flags=b.flags, files=ctx.files,
+                        count=b.count, elem_flags=b.elem_flags, flags=b.flags, files=TaskFiles(ctx),
                         map_file=file)
     try:
         fn(map, args, USER)

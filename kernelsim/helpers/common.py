@@ -196,3 +196,36 @@ def map_of(run, addr: int):
         return None
     owner = region.owner
     return owner if getattr(owner, "ops", None) is not None and hasattr(owner, "key_size") else None
+
+
+
+def btf_member(btf, struct, path: str, depth: int = 0):
+    """(byte offset, type id) of a member of a struct or union (an id, or a struct name), found
+    through anonymous members (vm_area_struct's vm_start sits in an anonymous union); ``path``
+    may name nested members with dots ("__sk_common.skc_family"). None when absent."""
+    try:
+        sid = btf.find_by_name_kind(struct, 4) if isinstance(struct, str) else struct
+        off = 0
+        for name in path.split("."):
+            got = _member(btf, sid, name, 0)
+            if got is None:
+                return None
+            off, sid = off + got[0], btf.skip_modifiers(got[1])
+        return off, sid
+    except Exception:  # noqa: BLE001 - a BTF without the struct
+        return None
+
+
+def _member(btf, sid: int, name: str, depth: int):
+    if depth > 8:
+        return None
+    for m in btf.members(sid):
+        if m.name == name:
+            return m.bit_offset // 8, m.type
+        if not m.name:
+            mt = btf.skip_modifiers(m.type)
+            if btf.kind_of(mt) in (4, 5):
+                inner = _member(btf, mt, name, depth + 1)
+                if inner is not None:
+                    return m.bit_offset // 8 + inner[0], inner[1]
+    return None

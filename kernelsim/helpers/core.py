@@ -476,9 +476,66 @@ bpf_spin_lock_proto = _proto(bpf_spin_lock, "spin_lock", R.RET_VOID, (A.ARG_PTR_
 bpf_spin_unlock_proto = _proto(bpf_spin_unlock, "spin_unlock", R.RET_VOID, (A.ARG_PTR_TO_SPIN_LOCK,))
 
 
-# -- offered by 6.18, not implemented by kernelsim (func None; see module docstring) -------------
+# -- task storage (kernel/bpf/bpf_task_storage.c) ------------------------------------------------
+
+
+def task_storage_owner(run, addr: int):
+    """The owner behind a task_struct pointer: its TaskStruct, ("idle", addr) for a CPU's idle
+    task, None when ``addr`` is no task_struct (maps/bpf_task_storage.py)."""
+    region = run.mem.region_of(addr) if addr else None
+    if region is None or region.start != addr:
+        return None
+    if hasattr(region.owner, "mm"):
+        return region.owner
+    return ("idle", addr) if region.name == "struct task_struct" else None
+
+
+def bpf_task_storage_get(run, r1, r2, r3, r4, r5=0):
+    """bpf_task_storage_get(map, task, value, flags): the task's value, created (a copy of
+    ``value``, or zeroes when it is NULL) with BPF_LOCAL_STORAGE_GET_F_CREATE; NULL for unknown
+    flags, a NULL task or one that has exited."""
+    m = map_of(run, r1)
+    if m is None or m.ops.local_storage_get is None or r4 & ~1 or not r2:
+        return 0
+    owner = task_storage_owner(run, r2)
+    if owner is None:
+        return 0
+    value = None
+    if r3:
+        value = read_kernel(run, r3, m.value_size)
+        if value is None:
+            return 0
+    return m.ops.local_storage_get(m, owner, value, r4)
+
+
+def bpf_task_storage_delete(run, r1, r2, r3=0, r4=0, r5=0):
+    """bpf_task_storage_delete(map, task): 0, -EINVAL for a NULL task, -ENOENT without a value."""
+    m = map_of(run, r1)
+    if m is None or m.ops.local_storage_delete is None or not r2:
+        return -errno.EINVAL
+    owner = task_storage_owner(run, r2)
+    if owner is None:
+        return -errno.ENOENT
+    try:
+        m.ops.local_storage_delete(m, owner)
+    except BpfError as e:
+        return -e.errno
+    return 0
+
 
 _BTF_TASK = ("struct", "task_struct")
+bpf_task_storage_get_proto = _proto(bpf_task_storage_get, "task_storage_get",
+                                    RET_PTR_TO_MAP_VALUE_OR_NULL,
+                                    (_MAP, A.ARG_PTR_TO_BTF_ID | T.PTR_MAYBE_NULL,
+                                     ARG_PTR_TO_MAP_VALUE_OR_NULL, A.ARG_ANYTHING),
+                                    arg_btf_ids=(None, _BTF_TASK))
+bpf_task_storage_delete_proto = _proto(bpf_task_storage_delete, "task_storage_delete", R.RET_INTEGER,
+                                       (_MAP, A.ARG_PTR_TO_BTF_ID | T.PTR_MAYBE_NULL),
+                                       arg_btf_ids=(None, _BTF_TASK))
+
+
+# -- offered by 6.18, not implemented by kernelsim (func None; see module docstring) -------------
+
 bpf_per_cpu_ptr_proto = _proto(None, "per_cpu_ptr", R.RET_PTR_TO_MEM_OR_BTF_ID | T.PTR_MAYBE_NULL
                                | T.MEM_RDONLY, (A.ARG_PTR_TO_PERCPU_BTF_ID, A.ARG_ANYTHING))
 bpf_this_cpu_ptr_proto = _proto(None, "this_cpu_ptr", R.RET_PTR_TO_MEM_OR_BTF_ID | T.MEM_RDONLY,
@@ -513,13 +570,6 @@ bpf_cgrp_storage_get_proto = _proto(None, "cgrp_storage_get", RET_PTR_TO_MAP_VAL
                                      A.ARG_ANYTHING), arg_btf_ids=(None, ("struct", "cgroup")))
 bpf_cgrp_storage_delete_proto = _proto(None, "cgrp_storage_delete", R.RET_INTEGER,
                                        (_MAP, A.ARG_PTR_TO_BTF_ID), arg_btf_ids=(None, ("struct", "cgroup")))
-bpf_task_storage_get_proto = _proto(None, "task_storage_get", RET_PTR_TO_MAP_VALUE_OR_NULL,
-                                    (_MAP, A.ARG_PTR_TO_BTF_ID | T.PTR_MAYBE_NULL,
-                                     ARG_PTR_TO_MAP_VALUE_OR_NULL, A.ARG_ANYTHING),
-                                    arg_btf_ids=(None, _BTF_TASK))
-bpf_task_storage_delete_proto = _proto(None, "task_storage_delete", R.RET_INTEGER,
-                                       (_MAP, A.ARG_PTR_TO_BTF_ID | T.PTR_MAYBE_NULL),
-                                       arg_btf_ids=(None, _BTF_TASK))
 bpf_current_task_under_cgroup_proto = _proto(None, "current_task_under_cgroup", R.RET_INTEGER,
                                              (_MAP, A.ARG_ANYTHING))
 

@@ -12,6 +12,7 @@ from .base import bpf_base_func_proto
 from .common import U32_MASK, read_kernel, write_kernel, zero_fill
 from .core import _cap, _proto, bpf_ktime_get_coarse_ns_proto
 from .proto import ARG_PTR_TO_UNINIT_MEM, BpfArgType as A, BpfReturnType as R, BpfTypeFlag as T
+from .sock import sock_gen_cookie
 from .trace import (BPF_F_CTXLEN_MASK, BPF_F_INDEX_MASK, _perf_output, bpf_skc_to_mptcp_sock_proto,
                     bpf_skc_to_tcp6_sock_proto, bpf_skc_to_tcp_request_sock_proto,
                     bpf_skc_to_tcp_sock_proto, bpf_skc_to_tcp_timewait_sock_proto,
@@ -56,9 +57,9 @@ def bpf_skb_load_bytes_relative(run, r1, r2, r3, r4, r5):
 
 
 def bpf_get_socket_cookie(run, r1, r2=0, r3=0, r4=0, r5=0):
-    """skb->sk ? sock_gen_cookie(sk) : 0. Sockets are not simulated: 0 unless the skb has one."""
+    """skb->sk ? sock_gen_cookie(sk) : 0 (helpers/sock.py)."""
     skb = skb_of(run, r1)
-    return skb.sk if skb is not None and skb.sk else 0
+    return sock_gen_cookie(run, skb.sk) if skb is not None and skb.sk else 0
 
 
 def bpf_get_socket_uid(run, r1, r2=0, r3=0, r4=0, r5=0):

@@ -1,6 +1,8 @@
 """Tracing helpers (kernel/trace/bpf_trace.c, kernel/bpf/stackmap.c, kernel/bpf/helpers.c's
-copy_from_user*): probe reads and writes, trace_printk, the current task_struct, perf event
-output, stacks, signals, kprobe return override, the trampoline ctx helpers, cookies, d_path.
+copy_from_user*, kernel/bpf/stackmap.c bpf_get_task_stack, kernel/bpf/task_iter.c bpf_find_vma):
+probe reads and writes, trace_printk, the current task_struct, perf event output and counters,
+stacks of the current and other tasks, task_pt_regs, find_vma, branch records, signals, kprobe
+return override, the trampoline ctx helpers, cookies, d_path, skb/xdp output of BTF pointers.
 
 Memory rules (helpers/common.py): probe reads that fault return -EFAULT (-ERANGE for a user
 address handed to a *_kernel read on x86) and zero the whole destination. The compat
@@ -21,10 +23,15 @@ from ..memory import MemoryFault
 from ..uapi import BpfAttachType, BpfFuncId as F
 from . import bprintf
 from .common import (U32_MASK, U64_MASK, copy_from_kernel_nofault, copy_from_user_nofault,
-                     copy_to_user_nofault, current_task, map_of, read_kernel,
+                     copy_to_user_nofault, current_task, map_of, read_kernel, btf_member,
                      strncpy_from_kernel_nofault, strncpy_from_user_nofault, write_kernel, write_padded,
                      zero_fill)
 from .core import _proto, read_u64_array
+# the socket casts and cookies are net/core/filter.c's; the tracing lists take them from here
+from .sock import (bpf_skc_to_mptcp_sock_proto, bpf_skc_to_tcp6_sock_proto,  # noqa: F401
+                   bpf_skc_to_tcp_request_sock_proto, bpf_skc_to_tcp_sock_proto,
+                   bpf_skc_to_tcp_timewait_sock_proto, bpf_skc_to_udp6_sock_proto,
+                   bpf_skc_to_unix_sock_proto, bpf_get_socket_ptr_cookie_proto)
 from .proto import (ARG_PTR_TO_MEM_OR_NULL, ARG_PTR_TO_UNINIT_MEM, ARG_PTR_TO_WRITABLE_U64,
                     RET_PTR_TO_BTF_ID_OR_NULL, RET_PTR_TO_BTF_ID_TRUSTED,
                     RET_PTR_TO_MAP_VALUE_OR_NULL, BpfArgType as A,
@@ -336,25 +343,30 @@ def bpf_get_stackid(run, r1, r2, r3, r4=0, r5=0):
 
 
 def bpf_get_stack(run, r1, r2, r3, r4, r5=0):
-    """bpf_get_stack(ctx, buf, size, flags) (stackmap.c __bpf_get_stack): bytes copied, the rest
-    of buf zeroed; EINVAL for bad flags or a size not a multiple of the entry size; EFAULT when
-    the stack has fewer frames than ``skip``. Build ids are not modelled (-EINVAL)."""
-    size, flags = r3 & U32_MASK, r4
+    """bpf_get_stack(ctx, buf, size, flags) (stackmap.c __bpf_get_stack) of the run context."""
+    return _get_stack(run, r2, r3, r4, lambda user, depth: _callchain(run, user, depth))
+
+
+def _get_stack(run, buf, size, flags, chain):
+    """__bpf_get_stack: bytes copied, the rest of buf zeroed; EINVAL for bad flags or a size
+    not a multiple of the entry size; EFAULT when the stack has fewer frames than ``skip``.
+    Build ids are not modelled (-EINVAL). ``chain(user, max_depth)`` gives the frames."""
+    size = size & U32_MASK
     skip = flags & BPF_F_SKIP_FIELD_MASK
     user = bool(flags & BPF_F_USER_STACK)
     err = -errno.EINVAL
     if not flags & ~(BPF_F_SKIP_FIELD_MASK | BPF_F_USER_STACK | BPF_F_USER_BUILD_ID) \
             and not flags & BPF_F_USER_BUILD_ID and size % 8 == 0:
         num_elem = size // 8
-        ips = _callchain(run, user, num_elem + skip)
+        ips = chain(user, num_elem + skip)
         if len(ips) >= skip:
             ips = ips[skip:skip + num_elem]
             data = b"".join((ip & U64_MASK).to_bytes(8, "little") for ip in ips)
-            if write_padded(run, r2, data, size):
+            if write_padded(run, buf, data, size):
                 return -errno.EFAULT
             return len(data)
         err = -errno.EFAULT
-    zero_fill(run, r2, size)
+    zero_fill(run, buf, size)
     return err
 
 
@@ -535,26 +547,238 @@ bpf_d_path_proto = _proto(bpf_d_path, "d_path", R.RET_INTEGER,
                           arg_btf_ids=(("struct", "path"),), allowed=bpf_d_path_allowed)
 
 
-# -- offered by 6.18, not implemented by kernelsim (func None) ------------------------------------
+# -- perf counters (get_map_perf_counter, perf_event_read_local) ---------------------------------
 
-bpf_perf_event_read_proto = _proto(None, "perf_event_read", R.RET_INTEGER, (_MAP, A.ARG_ANYTHING), gpl=True)
-bpf_perf_event_read_value_proto = _proto(None, "perf_event_read_value", R.RET_INTEGER,
-                                         (_MAP, A.ARG_ANYTHING, ARG_PTR_TO_UNINIT_MEM, A.ARG_CONST_SIZE),
-                                         gpl=True)
-bpf_perf_prog_read_value_proto = _proto(None, "perf_prog_read_value", R.RET_INTEGER,
-                                        (_CTX, ARG_PTR_TO_UNINIT_MEM, A.ARG_CONST_SIZE), gpl=True)
-bpf_read_branch_records_proto = _proto(None, "read_branch_records", R.RET_INTEGER,
+BPF_PERF_EVENT_VALUE_SIZE = 24           # struct bpf_perf_event_value {counter, enabled, running}
+BPF_F_GET_BRANCH_RECORDS_SIZE = 1
+PERF_BRANCH_ENTRY_SIZE = 24              # struct perf_branch_entry {from, to, flags bitfield}
+
+
+def perf_event_read_local(run, ev):
+    """kernel/events/core.c perf_event_read_local from a program on ``run.cpu``: (counter,
+    enabled, running) or -errno. EOPNOTSUPP: an inherit event; EINVAL: a task event of another
+    task, or a CPU event of another CPU; EBUSY: a pinned event not active here."""
+    if ev.task is not None and ev.task is not run.task:
+        return -errno.EINVAL
+    if ev.cpu >= 0 and ev.cpu != run.cpu:
+        return -errno.EINVAL
+    if getattr(ev.attr, "pinned", 0) and ev.oncpu != run.cpu:
+        return -errno.EBUSY
+    try:
+        return ev.read_local()
+    except BpfError as e:
+        return -e.errno
+
+
+def get_map_perf_counter(run, map_addr: int, flags: int):
+    """(counter, enabled, running) of the event in the perf event array's slot (flags' index,
+    BPF_F_CURRENT_CPU: this CPU's), or -errno: EINVAL flags, E2BIG index, ENOENT empty slot."""
+    if flags & ~BPF_F_INDEX_MASK:
+        return -errno.EINVAL
+    m = map_of(run, map_addr)
+    if m is None or m.ops.map_fd_lookup_ptr is None:
+        return -errno.EINVAL
+    index = flags & BPF_F_INDEX_MASK
+    if index == BPF_F_CURRENT_CPU:
+        index = run.cpu
+    if index >= m.max_entries:
+        return -errno.E2BIG
+    ev = m.ops.map_fd_lookup_ptr(m, index)
+    if ev is None:
+        return -errno.ENOENT
+    return perf_event_read_local(run, ev)
+
+
+def _write_perf_value(run, buf, size, got):
+    if size != BPF_PERF_EVENT_VALUE_SIZE:
+        got = -errno.EINVAL
+    if isinstance(got, int):
+        zero_fill(run, buf, size)
+        return got
+    data = b"".join((v & U64_MASK).to_bytes(8, "little") for v in got)
+    return write_kernel(run, buf, data)
+
+
+def bpf_perf_event_read(run, r1, r2, r3=0, r4=0, r5=0):
+    """The counter itself, or -errno (which a program cannot tell from a huge count, as on
+    Linux: hence perf_event_read_value)."""
+    got = get_map_perf_counter(run, r1, r2)
+    return got if isinstance(got, int) else got[0]
+
+
+def bpf_perf_event_read_value(run, r1, r2, r3, r4, r5=0):
+    """bpf_perf_event_read_value(map, flags, buf, size): 0 and the three values, or -errno and
+    a zeroed buf (EINVAL also for size != 24)."""
+    size = r4 & U32_MASK
+    got = get_map_perf_counter(run, r1, r2) if size == BPF_PERF_EVENT_VALUE_SIZE else -errno.EINVAL
+    return _write_perf_value(run, r3, size, got)
+
+
+def bpf_perf_prog_read_value(run, r1, r2, r3, r4=0, r5=0):
+    """perf_event programs: the values of the event whose sample runs the program
+    (``run.perf_event``, set by whoever runs it; ctx->event on Linux)."""
+    size = r3 & U32_MASK
+    ev = getattr(run, "perf_event", None)
+    got = -errno.EINVAL
+    if size == BPF_PERF_EVENT_VALUE_SIZE and ev is not None:
+        got = perf_event_read_local(run, ev)
+    return _write_perf_value(run, r2, size, got)
+
+
+def bpf_read_branch_records(run, r1, r2, r3, r4, r5=0):
+    """perf_event programs: the sample's branch stack (``run.branch_records``: (from, to, flags)
+    entries, None when the sample has none). EINVAL: flags, or buf NULL / size not a multiple
+    of 24; ENOENT: no branch stack; with BPF_F_GET_BRANCH_RECORDS_SIZE its size in bytes."""
+    if r4 & ~BPF_F_GET_BRANCH_RECORDS_SIZE:
+        return -errno.EINVAL
+    entries = getattr(run, "branch_records", None)
+    if entries is None:
+        return -errno.ENOENT
+    total = len(entries) * PERF_BRANCH_ENTRY_SIZE
+    if r4 & BPF_F_GET_BRANCH_RECORDS_SIZE:
+        return total
+    size = r3 & U32_MASK
+    if not r2 or size % PERF_BRANCH_ENTRY_SIZE:
+        return -errno.EINVAL
+    data = b"".join((f & U64_MASK).to_bytes(8, "little") + (t & U64_MASK).to_bytes(8, "little")
+                    + (fl & U64_MASK).to_bytes(8, "little") for f, t, fl in entries)[:size]
+    err = write_kernel(run, r2, data)
+    return err if err else len(data)
+
+
+bpf_perf_event_read_proto = _proto(bpf_perf_event_read, "perf_event_read", R.RET_INTEGER,
+                                   (_MAP, A.ARG_ANYTHING), gpl=True)
+bpf_perf_event_read_value_proto = _proto(bpf_perf_event_read_value, "perf_event_read_value",
+                                         R.RET_INTEGER, (_MAP, A.ARG_ANYTHING, ARG_PTR_TO_UNINIT_MEM,
+                                                         A.ARG_CONST_SIZE), gpl=True)
+bpf_perf_prog_read_value_proto = _proto(bpf_perf_prog_read_value, "perf_prog_read_value",
+                                        R.RET_INTEGER, (_CTX, ARG_PTR_TO_UNINIT_MEM, A.ARG_CONST_SIZE),
+                                        gpl=True)
+bpf_read_branch_records_proto = _proto(bpf_read_branch_records, "read_branch_records", R.RET_INTEGER,
                                        (_CTX, ARG_PTR_TO_MEM_OR_NULL | T.MEM_WRITE,
                                         A.ARG_CONST_SIZE_OR_ZERO, A.ARG_ANYTHING), gpl=True)
-bpf_task_pt_regs_proto = _proto(None, "task_pt_regs", R.RET_PTR_TO_BTF_ID, (A.ARG_PTR_TO_BTF_ID,),
-                                gpl=True, arg_btf_ids=(_BTF_TASK,), ret_btf_id=("struct", "pt_regs"))
-bpf_get_task_stack_proto = _proto(None, "get_task_stack", R.RET_INTEGER,
+
+
+# -- other tasks: pt_regs, stacks, VMAs ------------------------------------------------------------
+
+VM_READ, VM_WRITE, VM_EXEC = 0x1, 0x2, 0x4
+
+
+def task_of_ptr(run, addr: int):
+    """(found, task) for a task_struct pointer: the TaskStruct, or None for a CPU's idle task;
+    found is False when ``addr`` is no task_struct."""
+    region = run.mem.region_of(addr) if addr else None
+    if region is None or region.start != addr:
+        return False, None
+    if hasattr(region.owner, "mm"):
+        return True, region.owner
+    return region.name == "struct task_struct", None
+
+
+def task_pt_regs_addr(kernel, task) -> int:
+    """task_pt_regs(task): the task's user-mode registers saved at kernel entry. The store is
+    ``kernel.subsys["task_pt_regs"]`` (pid -> address), which the syscall entry code
+    (tracing/syscalls.py) fills; a task that never entered the kernel there gets zeroed regs."""
+    store = kernel.subsys.setdefault("task_pt_regs", {})
+    pid = task.pid if task is not None else 0
+    addr = store.get(pid)
+    if addr is None:
+        from ..ctx_access import PT_REGS_SIZE      # ctx_access imports this package
+        size = PT_REGS_SIZE[kernel.arch]
+        addr = store[pid] = kernel.mem.alloc(size, f"pt_regs of {pid}", kind="kernel").start
+    return addr
+
+
+def bpf_task_pt_regs(run, r1, r2=0, r3=0, r4=0, r5=0):
+    found, task = task_of_ptr(run, r1)
+    return task_pt_regs_addr(run.kernel, task) if found else 0
+
+
+def _task_callchain(run, task, user: bool, max_depth: int) -> list[int]:
+    """get_callchain_entry_for_task / get_perf_callchain for ``task``: the run context's stacks
+    when it is the current task; a task running on another CPU has that CPU's kernel frames (as
+    the tracing code records them, ``kernel.subsys["task_kstack"]`` callable (task) -> ips);
+    other tasks have no simulated stack; user stacks of other tasks are empty (crosstask)."""
+    if task is run.task:
+        return _callchain(run, user, max_depth)
+    if user:
+        return []
+    hook = run.kernel.subsys.get("task_kstack")
+    ips = list(hook(task)) if callable(hook) else []
+    return ips[:min(max_depth, run.kernel.sysctl["kernel.perf_event_max_stack"])]
+
+
+def bpf_get_task_stack(run, r1, r2, r3, r4, r5=0):
+    """bpf_get_task_stack(task, buf, size, flags): as bpf_get_stack, for ``task``; EFAULT for
+    something that is no task."""
+    found, task = task_of_ptr(run, r1)
+    if not found:
+        zero_fill(run, r2, r3 & U32_MASK)
+        return -errno.EFAULT
+    return _get_stack(run, r2, r3, r4, lambda user, depth: _task_callchain(run, task, user, depth))
+
+
+def _vma_struct(run, task, region) -> int:
+    """A struct vm_area_struct for one mapping of ``task``'s mm (kernel.btf's layout: vm_start,
+    vm_end, vm_flags; the rest zero), made once per mapping."""
+    cache = run.kernel.subsys.setdefault("bpf_vmas", {})
+    key = (id(task.mm), region.start, region.end)
+    addr = cache.get(key)
+    if addr is not None:
+        return addr
+    btf = run.kernel.btf
+    size = 192
+    offs = {}
+    try:
+        tid = btf.find_by_name_kind("vm_area_struct", 4)
+        size = btf.resolve_size(tid)
+        for name in ("vm_start", "vm_end", "vm_flags"):
+            got = btf_member(btf, tid, name)
+            offs[name] = got[0] if got is not None else None
+    except Exception:                       # noqa: BLE001 - a BTF without vm_area_struct
+        offs = {"vm_start": 0, "vm_end": 8, "vm_flags": 32}
+    flags = VM_READ | (VM_WRITE if region.writable else 0) | (VM_EXEC if region.kind == "text" else 0)
+    buf = bytearray(size)
+    for name, value in (("vm_start", region.start), ("vm_end", region.end), ("vm_flags", flags)):
+        if offs.get(name) is not None:
+            buf[offs[name]:offs[name] + 8] = value.to_bytes(8, "little")
+    addr = cache[key] = run.kernel.mem.alloc(size, "struct vm_area_struct", kind="kernel",
+                                             writable=False, data=bytes(buf)).start
+    return addr
+
+
+def bpf_find_vma(run, r1, r2, r3, r4, r5):
+    """bpf_find_vma(task, addr, callback, ctx, flags): calls callback(task, vma, ctx) for the
+    mapping of ``task`` that contains ``addr`` and returns 0; ENOENT: no task, no mm, no such
+    mapping; EINVAL: flags."""
+    if r5:
+        return -errno.EINVAL
+    found, task = task_of_ptr(run, r1)
+    if not found or task is None or getattr(task, "mm", None) is None:
+        return -errno.ENOENT
+    region = task.mm.region_of(r2)
+    if region is None or not region.start <= r2 < region.end:
+        return -errno.ENOENT
+    if not run.valid_bpf_func(r3):
+        return -errno.EINVAL
+    run.call_bpf_func(r3, r1, _vma_struct(run, task, region), r4, 0, 0)
+    return 0
+
+
+bpf_task_pt_regs_proto = _proto(bpf_task_pt_regs, "task_pt_regs", R.RET_PTR_TO_BTF_ID,
+                                (A.ARG_PTR_TO_BTF_ID,), gpl=True, arg_btf_ids=(_BTF_TASK,),
+                                ret_btf_id=("struct", "pt_regs"))
+bpf_get_task_stack_proto = _proto(bpf_get_task_stack, "get_task_stack", R.RET_INTEGER,
                                   (A.ARG_PTR_TO_BTF_ID, ARG_PTR_TO_UNINIT_MEM, A.ARG_CONST_SIZE_OR_ZERO,
                                    A.ARG_ANYTHING), gpl=True, arg_btf_ids=(_BTF_TASK,))
-bpf_find_vma_proto = _proto(None, "find_vma", R.RET_INTEGER,
+bpf_find_vma_proto = _proto(bpf_find_vma, "find_vma", R.RET_INTEGER,
                             (A.ARG_PTR_TO_BTF_ID, A.ARG_ANYTHING, A.ARG_PTR_TO_FUNC,
                              A.ARG_PTR_TO_STACK | T.PTR_MAYBE_NULL, A.ARG_ANYTHING),
                             arg_btf_ids=(_BTF_TASK,))
+
+
+# -- offered by 6.18, not implemented by kernelsim (func None) ------------------------------------
+
 bpf_snprintf_btf_proto = _proto(None, "snprintf_btf", R.RET_INTEGER,
                                 (A.ARG_PTR_TO_MEM | T.MEM_WRITE, A.ARG_CONST_SIZE, _MEM_RO,
                                  A.ARG_CONST_SIZE, A.ARG_ANYTHING))
@@ -569,28 +793,108 @@ bpf_seq_write_proto = _proto(None, "seq_write", R.RET_INTEGER,
 bpf_seq_printf_btf_proto = _proto(None, "seq_printf_btf", R.RET_INTEGER,
                                   (A.ARG_PTR_TO_BTF_ID, _MEM_RO, A.ARG_CONST_SIZE_OR_ZERO, A.ARG_ANYTHING),
                                   gpl=True, arg_btf_ids=(_SEQ,))
+# -- BTF sk_buff and xdp_buff of tracing programs (net/core/filter.c) ------------------------------
+
+XDP_FLAGS_HAS_FRAGS = 1 << 0
+SMP_CACHE_BYTES = 64
+
+
+def _btf_fields(run, struct: str, names) -> dict | None:
+    """{name: (offset, size)} of members of a kernel.btf struct, or None if one is missing."""
+    btf = run.kernel.btf
+    out = {}
+    for name in names:
+        got = btf_member(btf, struct, name)
+        if got is None:
+            return None
+        try:
+            out[name] = (got[0], btf.resolve_size(got[1]))
+        except Exception:  # noqa: BLE001
+            return None
+    return out
+
+
+def _load_fields(run, addr: int, fields: dict) -> dict | None:
+    try:
+        return {n: run.mem.load(addr + off, size) for n, (off, size) in fields.items()}
+    except MemoryFault:
+        return None
+
+
+def _skb_linear(run, skb: int):
+    """(len, headlen, data address) of a struct sk_buff in kernel memory, or None."""
+    f = _btf_fields(run, "sk_buff", ("len", "data_len", "data"))
+    v = _load_fields(run, skb, f) if f else None
+    return (v["len"], v["len"] - v["data_len"], v["data"]) if v else None
+
+
+def _xdp_parts(run, xdp: int):
+    """(linear length, frags length, data address) of a struct xdp_buff, or None
+    (xdp_get_buff_len: data_end - data, plus the shared info's xdp_frags_size with frags)."""
+    f = _btf_fields(run, "xdp_buff", ("data", "data_end", "data_hard_start", "frame_sz", "flags"))
+    v = _load_fields(run, xdp, f) if f else None
+    if v is None:
+        return None
+    frags = 0
+    if v["flags"] & XDP_FLAGS_HAS_FRAGS:
+        shinfo = _btf_fields(run, "skb_shared_info", ("xdp_frags_size",))
+        try:
+            size = run.kernel.btf.resolve_size(run.kernel.btf.find_by_name_kind("skb_shared_info", 4))
+        except Exception:  # noqa: BLE001
+            return None
+        sinfo = v["data_hard_start"] + v["frame_sz"] - (size + SMP_CACHE_BYTES - 1) // SMP_CACHE_BYTES * SMP_CACHE_BYTES
+        got = _load_fields(run, sinfo, shinfo) if shinfo else None
+        if got is None:
+            return None
+        frags = got["xdp_frags_size"]
+    return (v["data_end"] - v["data"]) & U64_MASK, frags, v["data"]
+
+
+def _ctx_event_output(run, r2, flags, r4, r5, size, avail, linear, data_addr):
+    """bpf_event_output of meta + the first ``size`` bytes of a packet: EINVAL flags, EFAULT
+    past ``avail`` (or past the linear part: frags are not copied here)."""
+    if flags & ~(BPF_F_CTXLEN_MASK | BPF_F_INDEX_MASK):
+        return -errno.EINVAL
+    if size > avail or size > linear:
+        return -errno.EFAULT
+    meta = read_kernel(run, r4, r5) if r5 else b""
+    pkt = read_kernel(run, data_addr, size) if size else b""
+    if meta is None or pkt is None:
+        return -errno.EFAULT
+    return _perf_output(run, r2, flags & BPF_F_INDEX_MASK, meta + pkt)
+
+
+def bpf_skb_output(run, r1, r2, r3, r4, r5):
+    """bpf_skb_output(skb, map, flags, meta, meta_size) of a BTF struct sk_buff pointer."""
+    got = _skb_linear(run, r1) if r1 else None
+    if got is None:
+        return -errno.EINVAL if r3 & ~(BPF_F_CTXLEN_MASK | BPF_F_INDEX_MASK) else -errno.EFAULT
+    length, headlen, data = got
+    return _ctx_event_output(run, r2, r3, r4, r5, (r3 & BPF_F_CTXLEN_MASK) >> 32, length, headlen, data)
+
+
+def bpf_xdp_output(run, r1, r2, r3, r4, r5):
+    """bpf_xdp_output(xdp, map, flags, meta, meta_size) of a BTF struct xdp_buff pointer."""
+    got = _xdp_parts(run, r1) if r1 else None
+    if got is None:
+        return -errno.EINVAL if r3 & ~(BPF_F_CTXLEN_MASK | BPF_F_INDEX_MASK) else -errno.EFAULT
+    linear, frags, data = got
+    return _ctx_event_output(run, r2, r3, r4, r5, (r3 & BPF_F_CTXLEN_MASK) >> 32, linear + frags,
+                             linear, data)
+
+
+def bpf_xdp_get_buff_len(run, r1, r2=0, r3=0, r4=0, r5=0):
+    got = _xdp_parts(run, r1)
+    return got[0] + got[1] if got else 0
+
+
 _SKB = ("struct", "sk_buff")
-bpf_skb_output_proto = _proto(None, "skb_output", R.RET_INTEGER,
+bpf_skb_output_proto = _proto(bpf_skb_output, "skb_output", R.RET_INTEGER,
                               (A.ARG_PTR_TO_BTF_ID, _MAP, A.ARG_ANYTHING, _MEM_RO,
                                A.ARG_CONST_SIZE_OR_ZERO), gpl=True, arg_btf_ids=(_SKB,))
-bpf_xdp_output_proto = _proto(None, "xdp_output", R.RET_INTEGER,
+bpf_xdp_output_proto = _proto(bpf_xdp_output, "xdp_output", R.RET_INTEGER,
                               (A.ARG_PTR_TO_BTF_ID, _MAP, A.ARG_ANYTHING, _MEM_RO,
                                A.ARG_CONST_SIZE_OR_ZERO), gpl=True, arg_btf_ids=(("struct", "xdp_buff"),))
-_SKC = A.ARG_PTR_TO_BTF_ID_SOCK_COMMON
-
-
-def _skc_to(name, struct):
-    return _proto(None, name, RET_PTR_TO_BTF_ID_OR_NULL, (_SKC,), ret_btf_id=("struct", struct))
-
-
-bpf_skc_to_tcp6_sock_proto = _skc_to("skc_to_tcp6_sock", "tcp6_sock")
-bpf_skc_to_tcp_sock_proto = _skc_to("skc_to_tcp_sock", "tcp_sock")
-bpf_skc_to_tcp_timewait_sock_proto = _skc_to("skc_to_tcp_timewait_sock", "tcp_timewait_sock")
-bpf_skc_to_tcp_request_sock_proto = _skc_to("skc_to_tcp_request_sock", "tcp_request_sock")
-bpf_skc_to_udp6_sock_proto = _skc_to("skc_to_udp6_sock", "udp6_sock")
-bpf_skc_to_unix_sock_proto = _skc_to("skc_to_unix_sock", "unix_sock")
-bpf_skc_to_mptcp_sock_proto = _proto(None, "skc_to_mptcp_sock", RET_PTR_TO_BTF_ID_OR_NULL,
-                                     (A.ARG_PTR_TO_SOCK_COMMON,), ret_btf_id=("struct", "mptcp_sock"))
 bpf_sk_storage_get_tracing_proto = _proto(None, "sk_storage_get", RET_PTR_TO_MAP_VALUE_OR_NULL,
                                           (_MAP, A.ARG_PTR_TO_BTF_ID_SOCK_COMMON | T.PTR_MAYBE_NULL,
                                            A.ARG_PTR_TO_MAP_VALUE | T.PTR_MAYBE_NULL, A.ARG_ANYTHING))
@@ -599,9 +903,7 @@ bpf_sk_storage_delete_tracing_proto = _proto(None, "sk_storage_delete", R.RET_IN
 bpf_sock_from_file_proto = _proto(None, "sock_from_file", RET_PTR_TO_BTF_ID_OR_NULL,
                                   (A.ARG_PTR_TO_BTF_ID,), arg_btf_ids=(("struct", "file"),),
                                   ret_btf_id=("struct", "socket"))
-bpf_get_socket_ptr_cookie_proto = _proto(None, "get_socket_cookie", R.RET_INTEGER,
-                                         (A.ARG_PTR_TO_BTF_ID_SOCK_COMMON | T.PTR_MAYBE_NULL,))
-bpf_xdp_get_buff_len_trace_proto = _proto(None, "xdp_get_buff_len", R.RET_INTEGER,
+bpf_xdp_get_buff_len_trace_proto = _proto(bpf_xdp_get_buff_len, "xdp_get_buff_len", R.RET_INTEGER,
                                           (A.ARG_PTR_TO_BTF_ID,), arg_btf_ids=(("struct", "xdp_buff"),))
 
 

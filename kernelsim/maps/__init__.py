@@ -8,8 +8,10 @@ MAP_CREATE with EINVAL, as for a kernel built without them.
 from ..uapi import BpfMapType as T
 from .arraymap import array_map_ops, percpu_array_map_ops
 from .bloom_filter import bloom_filter_map_ops
+from .bpf_task_storage import task_storage_map_ops
 from .fd_array import perf_event_array_map_ops, prog_array_map_ops
 from .hashtab import htab_lru_map_ops, htab_lru_percpu_map_ops, htab_map_ops, htab_percpu_map_ops
+from .map_in_map import array_of_maps_map_ops, htab_of_maps_map_ops
 from .map import BpfBatchArgs, BpfMap, MapCreateAttr, MapFile, bpf_map_value_size
 from .ops import BpfMapOps
 from .queue_stack_maps import queue_map_ops, stack_map_ops
@@ -30,6 +32,9 @@ BPF_MAP_TYPES = {
     T.BPF_MAP_TYPE_STACK: stack_map_ops,
     T.BPF_MAP_TYPE_RINGBUF: ringbuf_map_ops,
     T.BPF_MAP_TYPE_BLOOM_FILTER: bloom_filter_map_ops,
+    T.BPF_MAP_TYPE_ARRAY_OF_MAPS: array_of_maps_map_ops,
+    T.BPF_MAP_TYPE_HASH_OF_MAPS: htab_of_maps_map_ops,
+    T.BPF_MAP_TYPE_TASK_STORAGE: task_storage_map_ops,
 }
 
 __all__ = ["BPF_MAP_TYPES", "BpfMapOps", "BpfMap", "MapCreateAttr", "MapFile", "BpfBatchArgs",

@@ -24,6 +24,7 @@ from ..uapi import ENOTSUPP, BpfMapFlags, BpfMapType
 from .batch import generic_map_lookup_batch, generic_map_update_batch
 from .map import (BPF_F_ACCESS_MASK, INT_MAX, NUMA_NO_NODE, PCPU_MIN_UNIT_SIZE, BpfMap,
                   bpf_map_attr_numa_node, bpf_map_flags_access_ok, check_memory, round_up)
+from .map import bpf_map_meta_equal
 from .ops import BpfMapOps
 
 F = BpfMapFlags
@@ -227,6 +228,14 @@ def array_map_mmap(map, writable: bool) -> memoryview:
     return view if writable else view.toreadonly()
 
 
+def array_map_meta_equal(meta, map) -> bool:
+    """The ARRAY map_meta_equal slot: bpf_map_meta_equal, and the same max_entries unless the
+    template was created with BPF_F_INNER_MAP."""
+    if not bpf_map_meta_equal(meta, map):
+        return False
+    return bool(meta.map_flags & F.BPF_F_INNER_MAP) or meta.max_entries == map.max_entries
+
+
 def array_map_check_btf(map, btf, key_type, value_type) -> None:
     """Called from syscall (map_create with BTF). A void key is only for global data (ARRAY with
     max_entries 1 and a DATASEC value); otherwise the key must be a 32-bit INT. EINVAL."""
@@ -241,6 +250,7 @@ def array_map_check_btf(map, btf, key_type, value_type) -> None:
 
 
 array_map_ops = BpfMapOps(
+    map_meta_equal=array_map_meta_equal,
     map_alloc_check=array_map_alloc_check,
     map_alloc=array_map_alloc,
     map_get_next_key=array_map_get_next_key,
@@ -258,6 +268,7 @@ array_map_ops = BpfMapOps(
 
 percpu_array_map_ops = dataclasses.replace(
     array_map_ops,
+    map_meta_equal=bpf_map_meta_equal,
     map_lookup_elem=percpu_array_map_lookup_elem,
     map_update_elem=percpu_array_map_update_elem,
     map_lookup_percpu_elem=percpu_array_map_lookup_percpu_elem,

@@ -19,6 +19,7 @@ from ..uapi import BpfMapFlags
 from .jhash import jhash, jhash2
 from .map import (BPF_F_ACCESS_MASK, KMALLOC_MAX_SIZE, U32_MAX, BpfMap, bpf_map_flags_access_ok,
                   roundup_pow_of_two)
+from .map import bpf_map_meta_equal
 from .ops import BpfMapOps
 
 BLOOM_CREATE_FLAG_MASK = int(BpfMapFlags.BPF_F_NUMA_NODE | BpfMapFlags.BPF_F_ZERO_SEED | BPF_F_ACCESS_MASK)
@@ -114,6 +115,7 @@ def bloom_map_check_btf(map, btf, key_type, value_type) -> None:
 
 
 bloom_filter_map_ops = BpfMapOps(
+    map_meta_equal=bpf_map_meta_equal,
     map_alloc_check=bloom_map_alloc_check,
     map_alloc=bloom_map_alloc,
     map_update_elem=bloom_map_einval,

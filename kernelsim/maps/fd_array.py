@@ -33,6 +33,7 @@ from ..errors import BpfError
 from ..uapi import BPF_F_CURRENT_CPU, BPF_F_INDEX_MASK, ENOTSUPP, BpfMapFlags, BpfProgType
 from .arraymap import array_map_alloc_check, array_map_get_next_key, array_check_max_entries
 from .map import BpfMap, bpf_prog_map_compatible, check_memory
+from .map import bpf_map_meta_equal
 from .ops import BpfMapOps
 
 BPF_ANY = 0
@@ -249,6 +250,7 @@ prog_array_map_ops = dataclasses.replace(
 
 perf_event_array_map_ops = dataclasses.replace(
     fd_array_map_ops,
+    map_meta_equal=bpf_map_meta_equal,
     map_release=perf_event_fd_array_release,
     map_fd_get_ptr=perf_event_fd_array_get_ptr,
     map_fd_put_ptr=perf_event_fd_array_put_ptr,

@@ -35,6 +35,7 @@ from .jhash import jhash_bytes_words
 from .map import (BPF_F_ACCESS_MASK, KMALLOC_MAX_SIZE, NUMA_NO_NODE, PCPU_MIN_UNIT_SIZE, BpfMap,
                   bpf_map_attr_numa_node, bpf_map_flags_access_ok, bpf_map_value_size,
                   check_memory, round_up, roundup_pow_of_two)
+from .map import bpf_map_meta_equal
 from .ops import BpfMapOps
 
 F = BpfMapFlags
@@ -445,6 +446,7 @@ def htab_map_lookup_and_delete_batch(map, args, user) -> None:
 
 
 htab_map_ops = BpfMapOps(
+    map_meta_equal=bpf_map_meta_equal,
     map_alloc_check=htab_map_alloc_check,
     map_alloc=htab_map_alloc,
     map_free=htab_map_free,

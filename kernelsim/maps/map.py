@@ -59,7 +59,8 @@ class MapCreateAttr:
     value_type_btf_obj_fd: int = 0
     map_token_fd: int = 0
     cred: object = None
-    inner_map: object = None          # the BpfMap behind inner_map_fd (map-in-map), resolved by syscall
+    inner_map: object = None          # unused; map-in-map types resolve inner_map_fd through ``files``
+    files: object = None              # the creator's fd table (bpf_map_meta_alloc's fdget)
     ncpus: int = 1                    # num_possible_cpus() of the machine
 
 
@@ -93,6 +94,15 @@ def check_memory(size: int) -> None:
 
 def roundup_pow_of_two(n: int) -> int:
     return 1 if n <= 1 else 1 << (n - 1).bit_length()
+
+
+def bpf_map_meta_equal(meta, map) -> bool:
+    """map_in_map.c bpf_map_meta_equal, the map_meta_equal slot of most types: may ``map`` go into
+    a map-in-map whose inner template is ``meta``? Type, sizes, flags and special BTF fields must
+    match (max_entries need not, except for arrays: array_map_meta_equal)."""
+    return (meta.map_type == map.map_type and meta.key_size == map.key_size
+            and meta.value_size == map.value_size and meta.map_flags == map.map_flags
+            and (meta.record or None) == (map.record or None))
 
 
 def map_has_spin_lock(map) -> bool:

@@ -18,6 +18,7 @@ from ..errors import BpfError
 from ..uapi import BpfMapType
 from .map import (BPF_F_ACCESS_MASK, KMALLOC_MAX_SIZE, BpfMap, bpf_map_flags_access_ok,
                   check_memory)
+from .map import bpf_map_meta_equal
 from .ops import BpfMapOps
 from ..uapi import BpfMapFlags
 
@@ -133,6 +134,7 @@ def queue_stack_map_lookup_and_delete_elem(map, key, flags: int) -> bytes:
 
 
 queue_map_ops = BpfMapOps(
+    map_meta_equal=bpf_map_meta_equal,
     map_alloc_check=queue_stack_map_alloc_check,
     map_alloc=queue_stack_map_alloc,
     map_lookup_elem=None,

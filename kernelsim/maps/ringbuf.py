@@ -30,6 +30,7 @@ from ..errors import BpfError
 from ..memory import PAGE_SIZE
 from ..uapi import ENOTSUPP, BpfMapFlags
 from .map import BpfMap, check_memory, round_up
+from .map import bpf_map_meta_equal
 from .ops import BpfMapOps
 
 BPF_RINGBUF_BUSY_BIT = 1 << 31
@@ -205,6 +206,7 @@ def ringbuf_drain(map) -> list[bytes]:
 
 
 ringbuf_map_ops = BpfMapOps(
+    map_meta_equal=bpf_map_meta_equal,
     map_alloc=ringbuf_map_alloc,
     map_get_next_key=ringbuf_map_enotsupp,
     map_delete_elem=ringbuf_map_enotsupp,

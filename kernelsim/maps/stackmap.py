@@ -19,6 +19,7 @@ from ..errors import BpfError
 from ..uapi import BpfMapFlags
 from .jhash import jhash2
 from .map import BpfMap, check_memory, roundup_pow_of_two
+from .map import bpf_map_meta_equal
 from .ops import BpfMapOps
 
 F = BpfMapFlags
@@ -154,6 +155,7 @@ def stack_map_delete_elem(map, key: bytes) -> None:
 
 
 stack_trace_map_ops = BpfMapOps(
+    map_meta_equal=bpf_map_meta_equal,
     map_alloc=stack_map_alloc,
     map_get_next_key=stack_map_get_next_key,
     map_update_elem=stack_map_update_elem,

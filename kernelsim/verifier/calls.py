@@ -18,6 +18,7 @@ import errno
 
 from ..errors import BpfError
 from ..helpers.names import func_id_name
+from ..helpers.unsupported import NOT_MODELLED
 from ..helpers.proto import BpfArgType as A, BpfReturnType as R, BpfTypeFlag as T
 from ..uapi import BpfMapType as MT, BpfProgType as PT, BpfFuncId as F, ENOTSUPP
 from . import mem
@@ -197,7 +198,7 @@ def check_helper_call(env, insn, insn_idx: int) -> None:
         if not ok:
             env.fail(errno.EINVAL, f"func {func_id_name(func_id)}#{func_id} reference has not been acquired before")
     if fn.func is None:
-        unsupported(env, fn, func_id, "an implementation")
+        unsupported(env, fn, func_id, NOT_MODELLED.get(func_id, "an implementation"))
     if func_id == F.BPF_FUNC_tail_call:
         check_resource_leak(env, False, True, "tail_call")
         env.has_tail_call = True
