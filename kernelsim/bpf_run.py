@@ -56,14 +56,16 @@ class BpfTraceRunCtx(BpfRunCtx):
     def __init__(self, kernel, prog=None, cpu: int | None = None, task=..., cookie: int = 0,
                  kstack=(), ustack=(), func_ip: int = 0, kprobe_on_func_entry: bool = False,
                  trace_flags: str = "...2.", budget: int | None = DEFAULT_BUDGET):
-        super().__init__(mem=kernel.mem, helpers=_helpers_of(prog), prog=prog, budget=budget)
+        super().__init__(mem=kernel.mem, helpers=_helpers_of(prog) if prog is not None else {},
+                         prog=prog, budget=budget)
         self.kernel = kernel
-        self.cpu = kernel.current_cpu if cpu is None else cpu
-        self.task = kernel.cpus[self.cpu].current if task is ... else task
+        self.cpu = cpu = kernel.current_cpu if cpu is None else cpu
+        self.task = kernel.cpus[cpu].current if task is ... else task
         self.ctx = 0
         self.cookie = cookie
-        self.kstack = list(kstack)
-        self.ustack = list(ustack)
+        self.bpf_cookie = 0             # a trampoline image's store (struct bpf_tramp_run_ctx)
+        self.kstack = list(kstack) if kstack else ()
+        self.ustack = list(ustack) if ustack else ()
         self.func_ip = func_ip
         self.kprobe_on_func_entry = kprobe_on_func_entry
         self.trace_flags = trace_flags
@@ -185,11 +187,21 @@ def bpf_stats_key_dec(kernel) -> None:
 
 
 def bpf_stats_enabled(kernel) -> bool:
-    """static_branch_unlikely(&bpf_stats_enabled_key): the sysctl or any stats fd."""
+    """static_branch_unlikely(&bpf_stats_enabled_key): the sysctl or any stats fd (the
+    machine's ``bpf_stats_enabled()`` when it has one, as every Kernel does)."""
     hook = getattr(kernel, "bpf_stats_enabled", None)
     if callable(hook):
         return bool(hook())
     return bool(kernel.sysctl["kernel.bpf_stats_enabled"]) or kernel.subsys.get("bpf_stats_key", 0) > 0
+
+
+def _stats_on(kernel) -> bool:
+    """bpf_stats_enabled on the hot paths (trampoline enter/exit): a Kernel's own method,
+    called directly; anything else through bpf_stats_enabled."""
+    try:
+        return kernel.bpf_stats_enabled()
+    except (AttributeError, TypeError):
+        return bpf_stats_enabled(kernel)
 
 
 def bpf_prog_inc_misses_counter(prog) -> None:
@@ -216,26 +228,45 @@ def bpf_prog_select_runtime(prog):
     def bpf_func(ctx: int, run: BpfTraceRunCtx) -> int:
         return decoded.bpf_func(decoded, run, ctx)
 
+    bpf_func.decoded = decoded              # bpf_prog_invoke calls the tier itself
     prog.bpf_func = bpf_func
     prog.aux.jited = False
     return prog
 
 
-def bpf_prog_invoke(prog, ctx: int, run: BpfTraceRunCtx) -> int:
+def bpf_prog_invoke(prog, ctx: int, run: BpfTraceRunCtx, unwind=None) -> int:
     """Call the program's code once and charge the virtual clock ``insn_cost_ns`` per executed
     instruction. Returns the full 64-bit R0. No stats, no recursion check: the callers below do
-    those."""
-    if prog.bpf_func is None:
-        bpf_prog_select_runtime(prog)
-    kernel = run.kernel
+    those. ``unwind(prog, 0, run)`` runs when the program raises (a trampoline's exit hook: the
+    image will not reach its exit call)."""
+    bpf_func = prog.bpf_func
+    if bpf_func is None:
+        bpf_func = bpf_prog_select_runtime(prog).bpf_func
     run.prog, run.ctx = prog, ctx
-    run.helpers = _helpers_of(prog)
+    try:
+        run.helpers = prog._bpf_helpers       # set by bpf_prog_select_runtime
+    except AttributeError:
+        run.helpers = _helpers_of(prog)
     run.insn_cnt = 0
     try:
-        r0 = prog.bpf_func(ctx, run)
-    finally:
-        run.insn_total += run.insn_cnt
-        kernel.clock.advance(run.insn_cnt * kernel.clock.insn_cost_ns)
+        try:
+            decoded = bpf_func.decoded          # the interpreter tier: skip the wrapper
+        except AttributeError:
+            r0 = bpf_func(ctx, run)
+        else:
+            r0 = decoded.bpf_func(decoded, run, ctx)
+    except BaseException:
+        n = run.insn_cnt
+        run.insn_total += n
+        clock = run.kernel.clock
+        clock.advance(n * clock.insn_cost_ns)
+        if unwind is not None:
+            unwind(prog, 0, run)
+        raise
+    n = run.insn_cnt
+    run.insn_total += n
+    clock = run.kernel.clock
+    clock.advance(n * clock.insn_cost_ns)
     return r0 & U64_MASK
 
 
@@ -287,26 +318,40 @@ def __bpf_prog_enter_recur(prog, run: BpfTraceRunCtx) -> int:
     """Called by a trampoline before a program: 0 means "skip it" (already active on this CPU:
     a recursion miss is counted); otherwise the start time for __bpf_prog_exit_recur. The run
     context becomes current (its cookie is what bpf_get_attach_cookie returns). The exit must be
-    called in both cases."""
+    called in both cases. (bpf_set_run_ctx and bpf_prog_start_time written out: this runs for
+    every program of every traced call.)"""
     run.prog = prog
-    _set_run_ctx(run)
-    prog.active[run.cpu] += 1
-    if prog.active[run.cpu] != 1:
-        bpf_prog_inc_misses_counter(prog)
+    percpu = run.kernel.cpus[run.cpu].percpu
+    run.saved_run_ctx = percpu.get("bpf_run_ctx")
+    percpu["bpf_run_ctx"] = run
+    active = prog.active
+    cpu = run.cpu
+    active[cpu] += 1
+    if active[cpu] != 1:
+        prog.stats.misses += 1                  # bpf_prog_inc_misses_counter
         return 0
-    return bpf_prog_start_time(run.kernel)
+    kernel = run.kernel
+    if not _stats_on(kernel):
+        return NO_START_TIME
+    start = kernel.clock.ns
+    return start if start > NO_START_TIME else NO_START_TIME + 1
 
 
 def update_prog_stats(prog, start: int) -> None:
-    kernel = prog.kernel
-    if bpf_stats_enabled(kernel) and start > NO_START_TIME:
-        prog.stats.cnt += 1
-        prog.stats.nsecs += sched_clock(kernel) - start
+    """Count one run that began at ``start`` (NO_START_TIME: stats were off at entry; the
+    start test comes first, the result is the kernel's either way)."""
+    if start > NO_START_TIME:
+        kernel = prog.kernel
+        if _stats_on(kernel):
+            stats = prog.stats
+            stats.cnt += 1
+            stats.nsecs += kernel.clock.ns - start
 
 
 def __bpf_prog_exit_recur(prog, start: int, run: BpfTraceRunCtx) -> None:
-    _reset_run_ctx(run)
-    update_prog_stats(prog, start)
+    run.kernel.cpus[run.cpu].percpu["bpf_run_ctx"] = run.saved_run_ctx     # bpf_reset_run_ctx
+    if start > NO_START_TIME:
+        update_prog_stats(prog, start)
     prog.active[run.cpu] -= 1
 
 

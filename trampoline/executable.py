@@ -56,7 +56,7 @@ def build_executable(req: TrampRequest, plan: ExecPlan, nr_slots: int, orig, run
     use_hooks = hooks.enter is not None or any(l.enter is not None for _k, _i, l in req.all_links())
     run_ctx = use_hooks and req.profile.run_ctx
     binds = {"_ctx_frame": runtime.ctx_frame, "_release": runtime.release,
-             "_RunCtx": BpfTrampRunCtx, "_orig": orig or _stop_on_orig_missing, "_im": im,
+             "_RunCtx": hooks.new_run_ctx or BpfTrampRunCtx, "_orig": orig or _stop_on_orig_missing, "_im": im,
              "_tenter": hooks.tramp_enter, "_texit": hooks.tramp_exit}
     body = []
     emit = body.append
@@ -77,7 +77,12 @@ def build_executable(req: TrampRequest, plan: ExecPlan, nr_slots: int, orig, run
     def invoke(i, link, save_ret, ind=""):
         binds[f"_p{i}"] = link.prog
         binds[f"_f{i}"] = link.bpf_func
-        call = f"_f{i}(ctx)" if link.insnsi is None else f"_f{i}(ctx, {link.insnsi:#x})"
+        if link.insnsi is not None:
+            call = f"_f{i}(ctx, {link.insnsi:#x})"
+        elif link.run_ctx_arg and run_ctx:
+            call = f"_f{i}(ctx, rc)"
+        else:
+            call = f"_f{i}(ctx)"
         store = (f"w[{R}] = " + plan.ret_fixup.format(r=call)) if save_ret else call
         enter = link.enter or hooks.enter
         if enter is None:

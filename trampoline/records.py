@@ -38,6 +38,9 @@ class BpfTrampLink:
     enter: Callable[[object, object], int] | None = None   # overrides BpfTrampHooks.enter; then
     exit: Callable[[object, int, object], None] | None = None  # this exit is used (None: none)
     name: str = ""                 # for listing comments
+    run_ctx_arg: bool = False      # bpf_func(ctx_addr, run_ctx): the executable form hands the
+                                   # program the run ctx it just gave ``enter`` (invented: the
+                                   # kernel's program finds it in current->bpf_ctx)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,10 @@ class BpfTrampHooks:
     anyway, ``exit(prog, start, run_ctx)``, as invoke_bpf_prog does. ``enter=None`` is a simulator
     fast path: no hook calls and no run ctx (so no cookie), only the program calls.
     ``tramp_enter(im)`` / ``tramp_exit(im)`` bracket a CALL_ORIG image (the image refcount).
+    ``new_run_ctx()`` makes the image's one run ctx (default ``BpfTrampRunCtx``): like the
+    kernel's on-stack ``struct bpf_tramp_run_ctx``, a single object per image run serves its
+    programs one after the other (the image stores each link's cookie into ``bpf_cookie``
+    before that program's ``enter``).
     """
 
     enter: Callable[[object, object], int] | None = None
@@ -61,6 +68,7 @@ class BpfTrampHooks:
     tramp_exit_addr: int = 0xFFFFFFFF81200300   # __bpf_tramp_exit
     enter_name: str = "__bpf_prog_enter_recur"
     exit_name: str = "__bpf_prog_exit_recur"
+    new_run_ctx: Callable[[], object] | None = None
 
 
 class BpfTrampRunCtx:

@@ -28,9 +28,11 @@ FUNC = "bpf_fentry_test1"
 KINDS = {"fentry": AT.BPF_TRACE_FENTRY, "fexit": AT.BPF_TRACE_FEXIT}
 
 
-def counter_text(fd: int) -> str:
+def counter_text(fd: int, key: int = 0, ret: int = 0) -> str:
+    """The benchmarks' program: value[key] += 1 (atomic add) in the array map ``fd``, return
+    ``ret`` (the tracing tests use it too)."""
     return f"""
-    *(u32 *)(r10 -4) = 0
+    *(u32 *)(r10 -4) = {key}
     r2 = r10
     r2 += -4
     r1 = map_fd({fd})
@@ -38,7 +40,7 @@ def counter_text(fd: int) -> str:
     if r0 == 0 goto +2
     r1 = 1
     lock *(u64 *)(r0 +0) += r1
-    r0 = 0
+    r0 = {ret}
     exit
 """
 

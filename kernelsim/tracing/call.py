@@ -33,8 +33,8 @@ reads a wall clock.
 """
 
 from .functions import _NO_OVERRIDE, KernelFunction, c_value
-from . import kstack
 from .ftrace import FtraceCall
+from .hooks import functions_of
 
 TRAMPOLINE_COST_NS = 10
 
@@ -42,7 +42,13 @@ TRAMPOLINE_COST_NS = 10
 def kernel_call(kernel, func, *args, ret=None, cpu: int | None = None, garbage: int = 0):
     """Call ``func`` (a name or a KernelFunction) with Python arguments; returns the C value
     (None for void). KeyError: no such function; TypeError: wrong arguments."""
-    fn = func if isinstance(func, KernelFunction) else kernel.functions[func]
+    if func.__class__ is KernelFunction:
+        fn = func
+    else:
+        try:                                    # a function already built (the common case)
+            fn = kernel.subsys["functions"]._by_name[func]
+        except (KeyError, TypeError):
+            fn = functions_of(kernel)[func]
     cargs = fn.c_args(args)
     if cpu is not None and cpu != kernel.current_cpu:
         saved = kernel.current_cpu
@@ -57,22 +63,44 @@ def kernel_call(kernel, func, *args, ret=None, cpu: int | None = None, garbage: 
 def _call(kernel, fn, cargs, ret, garbage):
     if ret is not None:
         fn._override = ret
-    cpu = kernel.current_cpu
-    kstack.push_frame(kernel, fn.addr, cpu)       # stack walks see the call
+    # kstack.push_frame / pop_frame written out: stack walks see the call
+    percpu = kernel.cpus[kernel.current_cpu].percpu
+    try:
+        frames = percpu["kstack_frames"]
+    except KeyError:
+        frames = percpu["kstack_frames"] = []
+    frames.append(fn.addr)
     try:
         if not fn.ftrace_ops and fn.direct is None:
             return fn.invoke_body(cargs)
         return traced_call(kernel, fn, cargs, garbage)
     finally:
-        kstack.pop_frame(kernel, cpu)
+        if frames:
+            frames.pop()
         if ret is not None:
             fn._override = _NO_OVERRIDE
 
 
 def traced_call(kernel, fn, cargs, garbage: int = 0):
     """The call through the ftrace hooks and/or the trampoline (steps 2 of the module doc)."""
-    model = fn.model
     ops_list = fn.ftrace_ops
+    direct = fn.direct
+    if not ops_list and direct is not None:
+        # the trampoline alone (fentry/fexit/fmod_ret, no kprobes): the common traced call
+        encode_raw = fn._encode_raw or fn._call_path()
+        regs, stack, memory = encode_raw(cargs, garbage)
+        kernel.clock.advance(TRAMPOLINE_COST_NS)
+        raw = direct(regs, stack, memory)
+        # the caller reads the return register as its C type (decode_ret with the BTF's
+        # signedness: the 5.5 model has no ret_flags)
+        spec = fn.ret_spec
+        if spec is None:
+            return None
+        if spec.aggregate:
+            return c_value(spec, raw)
+        raw &= spec.mask
+        return raw - spec.mask - 1 if raw & spec.sign else raw
+    model = fn.model
     call = None
     native = None
     if model is not None:
@@ -93,8 +121,6 @@ def traced_call(kernel, fn, cargs, garbage: int = 0):
         if direct is not None and native is not None:
             kernel.clock.advance(TRAMPOLINE_COST_NS)
             raw = direct(native.regs, native.stack, native.memory)
-            # the caller reads the return register as its C type (decode_ret with the BTF's
-            # signedness: the 5.5 model has no ret_flags)
             retval = c_value(fn.ret_spec, raw) if fn.ret_spec is not None else None
         else:
             retval = fn.invoke_body(cargs)

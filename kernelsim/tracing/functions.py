@@ -112,13 +112,17 @@ def function_flags(name: str) -> KernelFunctionFlags:
 
 
 class _ArgSpec:
-    """How a Python argument becomes the C value of one parameter (sizes from BTF)."""
+    """How a Python argument becomes the C value of one parameter (sizes from BTF). ``mask``
+    and ``sign`` (the sign bit of a signed type, else 0) let the hot paths cut an int without
+    calling c_value."""
 
-    __slots__ = ("size", "signed", "ptr", "aggregate", "char_ptr")
+    __slots__ = ("size", "signed", "ptr", "aggregate", "char_ptr", "mask", "sign")
 
     def __init__(self, size, signed, ptr, aggregate, char_ptr):
         self.size, self.signed, self.ptr = size, signed, ptr
         self.aggregate, self.char_ptr = aggregate, char_ptr
+        self.mask = (1 << (8 * size)) - 1
+        self.sign = 1 << (8 * size - 1) if signed else 0
 
 
 def _spec_of(btf, tid: int) -> _ArgSpec | None:
@@ -200,7 +204,9 @@ class KernelFunction:
         self.nr_calls = 0               # body executions
         self._override = _NO_OVERRIDE
         self._orig_native = None
+        self._encode_raw = None         # native.make_call_path's encoder (traced calls)
         self._codec = None
+        self._nargs = len(self.arg_specs)
 
     # -- what the attach checks ask ------------------------------------------------------
 
@@ -248,10 +254,16 @@ class KernelFunction:
         """Python arguments -> C values: KObject -> its address, None -> 0, str -> a kernel
         string (pointer parameters), bytes -> the struct by value or, for a pointer, a kernel
         copy; ints cut to the parameter's type. TypeError: wrong number of arguments."""
-        if len(args) != len(self.arg_specs):
+        if len(args) != self._nargs:
             raise TypeError(f"{self.name}() takes {len(self.arg_specs)} arguments, {len(args)} given")
         out = []
         for spec, v in zip(self.arg_specs, args):
+            if v.__class__ is int and not spec.aggregate:      # the common case, c_value inline
+                v &= spec.mask
+                if v & spec.sign:
+                    v -= spec.mask + 1
+                out.append(v)
+                continue
             if isinstance(v, KObject):
                 v = v.addr
             elif v is None:
@@ -276,13 +288,17 @@ class KernelFunction:
             return c_value(self.ret_spec, override) if self.ret_spec is not None else None
         body = self.body
         v = self.ret_value if body is _default_body else body(self.kernel, *args)
-        if self.ret_spec is None:
+        spec = self.ret_spec
+        if spec is None:
             return None
+        if v.__class__ is int and not spec.aggregate:          # c_value inline
+            v &= spec.mask
+            return v - spec.mask - 1 if v & spec.sign else v
         if v is None:
             v = 0
         elif isinstance(v, KObject):
             v = v.addr
-        return c_value(self.ret_spec, v)
+        return c_value(spec, v)
 
     def codec(self):
         """(encode, decode) of this function's native call on the machine (native.py)."""
@@ -294,15 +310,17 @@ class KernelFunction:
     def orig_native(self):
         """The body in native form for the trampoline (``orig(regs, stack, mem) -> raw``)."""
         if self._orig_native is None:
-            from trampoline import encode_ret
-            model, arch, fn = self.model, self.kernel.arch, self
-            decode = self.codec()[1]
-
-            def orig(regs, stack, mem=None):
-                return encode_ret(model, arch, fn.invoke_body(decode(regs, stack, mem)))
-            orig.__name__ = self.name
-            self._orig_native = orig
+            self._call_path()
         return self._orig_native
+
+    def _call_path(self):
+        """Build the native encoder and the native body (native.make_call_path) once."""
+        from .native import make_call_path
+        encode_raw, orig = make_call_path(self.model, self.kernel.arch, self.invoke_body)
+        orig.__name__ = self.name
+        self._orig_native = orig
+        self._encode_raw = encode_raw
+        return encode_raw
 
     def __call__(self, *args, **kw):
         from .call import kernel_call

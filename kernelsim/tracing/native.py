@@ -8,6 +8,14 @@ specialised once per (FuncModel, architecture) so a traced call does not re-run 
   words exactly as ``callconv.encode_call`` does;
 * ``decode(regs, stack, mem=None) -> list`` recovers them exactly as ``callconv.decode_call``.
 
+``make_ret_encoder(model, arch)`` is ``callconv.encode_ret`` for one function: the return
+register a body's C result leaves (a mask where the convention keeps the bits as they are).
+
+``make_call_path(model, arch, invoke)`` fuses those for the traced-call hot path (call.py,
+KernelFunction.orig_native): ``encode_raw(cargs, garbage) -> (regs, stack, memory)`` without
+a NativeCall, and ``orig(regs, stack, mem) -> raw``, the body as the trampoline calls it
+(decode, ``invoke(cargs)``, encode the return), in one Python call where the form is simple.
+
 The fast form covers what most kernel functions are: every argument an integer or pointer that
 fits one register word, on an architecture that leaves the bits above a narrow argument
 undefined (x86-64, arm64: those bits come from ``garbage``). Anything else — struct arguments,
@@ -16,7 +24,7 @@ callconv is a test (tests/kernelsim/tracing/test_functions.py).
 """
 
 from trampoline.callconv import (CALLING_CONVENTIONS, EXT_UNDEFINED, NativeCall, decode_call,
-                                 encode_call, normalize_arch, place_args)
+                                 encode_call, encode_ret, normalize_arch, place_args)
 from btf.func_model import BTF_FMODEL_SIGNED_ARG
 
 
@@ -53,6 +61,8 @@ def make_codec(model, arch: str):
             else:
                 stack[idx] = w
         return NativeCall(regs, stack, {})
+    encode.plan = plan
+    encode.shape = (nregs, nstack, wmask)
 
     def decode(regs, stack, mem=None):
         out = []
@@ -64,3 +74,63 @@ def make_codec(model, arch: str):
         return out
 
     return encode, decode
+
+
+def make_ret_encoder(model, arch: str):
+    """``value -> raw return register``, equal to ``callconv.encode_ret(model, arch, value)``."""
+    arch = normalize_arch(arch)
+    size = model.ret_size
+    if size == 0:
+        return lambda value: 0
+    if size < 8 and arch in ("riscv64", "s390x"):       # narrow results are extended there
+        return lambda value: encode_ret(model, arch, value)
+    mask = (1 << (8 * size)) - 1
+
+    def encode_ret_fast(value):
+        return 0 if value is None else int(value) & mask
+    return encode_ret_fast
+
+
+def make_call_path(model, arch: str, invoke):
+    """(encode_raw, orig) for one function whose body runs as ``invoke(cargs) -> C value``."""
+    arch = normalize_arch(arch)
+    encode, decode = make_codec(model, arch)
+    encode_ret_of = make_ret_encoder(model, arch)
+    plan = getattr(encode, "plan", None)
+    if plan is None:
+        def encode_raw_slow(cargs, garbage=0):
+            n = encode(cargs, garbage)
+            return n.regs, n.stack, n.memory
+
+        def orig_slow(regs, stack, mem=None):
+            return encode_ret_of(invoke(decode(regs, stack, mem)))
+        return encode_raw_slow, orig_slow
+
+    nregs, nstack, wmask = encode.shape
+    size = model.ret_size
+    rmask = None if size and size < 8 and arch in ("riscv64", "s390x") else (1 << (8 * size)) - 1
+
+    def encode_raw(cargs, garbage=0):
+        regs = [0] * nregs
+        stack = [0] * nstack
+        g = garbage & wmask
+        for (in_reg, idx, mask, _bits, _signed), v in zip(plan, cargs):
+            w = (g & ~mask) | (v & mask)
+            if in_reg:
+                regs[idx] = w
+            else:
+                stack[idx] = w
+        return regs, stack, {}
+
+    def orig(regs, stack, mem=None):
+        out = []
+        for in_reg, idx, mask, bits, signed in plan:
+            v = (regs[idx] if in_reg else stack[idx]) & mask
+            if signed and v >> (bits - 1):
+                v -= 1 << bits
+            out.append(v)
+        v = invoke(out)
+        if rmask is None:
+            return encode_ret_of(v)
+        return 0 if v is None else v & rmask
+    return encode_raw, orig

@@ -34,6 +34,7 @@ recursion check) and no run ctx cookie, as the seed commit describes.
 """
 
 import errno
+import functools
 
 from trampoline import (BPF_TRAMP_FENTRY, BPF_TRAMP_FEXIT, BPF_TRAMP_MODIFY_RETURN, PAGE_SIZE,
                         BpfTrampHooks, BpfTrampLink, TrampolineError, TrampolinePage,
@@ -87,38 +88,40 @@ class KernelStackRuntime:
     released in LIFO order. ``words`` is a memoryview cast to u64 over the region's bytes, so
     what the image stores is what the program loads."""
 
-    __slots__ = ("kernel", "stacks", "sp", "live")
+    __slots__ = ("kernel", "stacks", "views", "sp", "live")
 
     def __init__(self, kernel):
         self.kernel = kernel
         self.stacks = {}            # cpu -> Region
+        self.views = {}             # cpu -> (region start, its bytes as one u64 memoryview)
         self.sp = {}                # cpu -> offset of the current stack top in the region
         self.live = []              # (cpu, offset before) per live frame, innermost last
 
     def _stack(self, cpu: int):
-        region = self.stacks.get(cpu)
-        if region is None:
-            region = self.kernel.mem.alloc(THREAD_SIZE, f"kernel stack cpu{cpu}", kind="stack")
-            self.stacks[cpu] = region
-            self.sp[cpu] = THREAD_SIZE
-        return region
+        region = self.kernel.mem.alloc(THREAD_SIZE, f"kernel stack cpu{cpu}", kind="stack")
+        self.stacks[cpu] = region
+        # one view for the region's life (a stack Region is never resized): frames are slices
+        view = self.views[cpu] = (region.start, memoryview(region.buf).cast("Q"))
+        self.sp[cpu] = THREAD_SIZE
+        return view
 
     def ctx_frame(self, nwords: int):
         cpu = self.kernel.current_cpu
-        region = self.stacks.get(cpu) or self._stack(cpu)
+        try:
+            start, words = self.views[cpu]
+        except KeyError:
+            start, words = self._stack(cpu)
         top = self.sp[cpu]
-        off = top - 8 * max(nwords, 1)
+        off = top - 8 * (nwords or 1)
         if off < 0:
             raise BpfError(errno.E2BIG, f"kernel stack overflow on cpu {cpu} (too deeply nested traced calls)")
         self.sp[cpu] = off
         self.live.append((cpu, top))
-        words = memoryview(region.buf)[off:off + 8 * nwords].cast("Q")
-        return (region.start + off, words)
+        return (start + off, words[off >> 3:(off >> 3) + nwords])
 
     def release(self, frame) -> None:
         cpu, top = self.live.pop()
         self.sp[cpu] = top
-        frame[1].release()
 
 
 def _callchain(kernel) -> list:
@@ -133,16 +136,40 @@ def _callchain(kernel) -> list:
     return kstack.callchain(kernel, kernel.current_cpu, frames[-1] + site + size, skip_top=1)
 
 
+class TrampRunCtx(BpfTraceRunCtx):
+    """struct bpf_tramp_run_ctx as the kernel core fills it (invented name: the generator's
+    plain record is trampoline.BpfTrampRunCtx) for the 6.18 image: one per image run (``new_run_ctx``), handed
+    to each program's ``__bpf_prog_enter_recur``, to the program and to the exit hook, one
+    program after the other as the kernel's on-stack struct is. The image stores each link's
+    cookie into ``bpf_cookie``, which is what bpf_get_attach_cookie reads (``cookie``). The
+    kernel stack a program sees (``kstack``: the return address into the traced function, then
+    its callers) is walked when a helper asks for it, as bpf_get_stack walks the stack at the
+    time of the call."""
+
+    @property
+    def cookie(self) -> int:
+        return self.bpf_cookie
+
+    @cookie.setter
+    def cookie(self, value: int) -> None:
+        self.bpf_cookie = value
+
+    @property
+    def kstack(self) -> list:
+        return _callchain(self.kernel)
+
+    @kstack.setter
+    def kstack(self, value) -> None:
+        pass                            # always the image's own stack
+
+
 def _make_hooks(k):
     """The enter/exit hooks of both profiles (module level: a class body would mangle the
-    kernel's double-underscore names)."""
+    kernel's double-underscore names).
 
-    def enter(prog, rc):
-        chain = _callchain(k) if prog.aux.call_get_stack else ()
-        return __bpf_prog_enter_recur(prog, BpfTraceRunCtx(k, prog, cookie=rc.bpf_cookie, kstack=chain))
-
-    def exit(prog, start, rc):
-        __bpf_prog_exit_recur(prog, start, current_run_ctx(k))
+    6.18: the image makes one ``TrampRunCtx`` per run and calls bpf_run's
+    ``__bpf_prog_enter_recur`` / ``__bpf_prog_exit_recur`` with it directly. 5.5 has no run ctx
+    in the image: enter makes one (no cookie), exit finds it as current->bpf_ctx."""
 
     def enter_55(prog, rc):
         chain = _callchain(k) if prog.aux.call_get_stack else ()
@@ -151,7 +178,8 @@ def _make_hooks(k):
     def exit_55(prog, start, rc):
         __bpf_prog_exit(prog, start, current_run_ctx(k))
 
-    return (BpfTrampHooks(enter, exit),
+    return (BpfTrampHooks(__bpf_prog_enter_recur, __bpf_prog_exit_recur,
+                          new_run_ctx=functools.partial(TrampRunCtx, k)),
             BpfTrampHooks(enter_55, exit_55, enter_name="__bpf_prog_enter", exit_name="__bpf_prog_exit"))
 
 
@@ -259,20 +287,20 @@ def _tramp_link(kernel, link) -> BpfTrampLink:
     tl = getattr(link, "_tramp_link", None)
     if tl is None:
         prog = link.prog
-
-        unwind = trampoline_table(kernel).hooks_55.exit if kernel.profile == "5.5" else \
-            trampoline_table(kernel).hooks.exit
-
-        def bpf_func(ctx, _invoke=bpf_prog_invoke, _cur=current_run_ctx, _k=kernel, _p=prog):
-            try:
-                return _invoke(_p, ctx, _cur(_k))
-            except BaseException:
-                # a program stopped at run time (BpfRuntimeError): undo what enter did (run ctx,
-                # prog.active) since the image will not reach the exit call
-                unwind(_p, 0, None)
-                raise
+        if kernel.profile == "5.5":
+            # no run ctx in the 5.5 image: the program's is current->bpf_ctx (enter_55 set it)
+            def bpf_func(ctx, _invoke=bpf_prog_invoke, _cur=current_run_ctx, _k=kernel, _p=prog):
+                return _invoke(_p, ctx, _cur(_k), __bpf_prog_exit)
+            run_ctx_arg = False
+        else:
+            # bpf_func(ctx, rc): the image hands over the run ctx; a program stopped at run time
+            # (BpfRuntimeError) is unwound with the exit hook (run ctx, prog.active), since the
+            # image will not reach its exit call. A partial: no Python frame of its own.
+            bpf_func = functools.partial(bpf_prog_invoke, prog, unwind=__bpf_prog_exit_recur)
+            run_ctx_arg = True
         tl = BpfTrampLink(bpf_func, prog=prog, cookie=getattr(link, "cookie", 0) or 0,
-                          name=(getattr(prog, "name", "") or f"prog{getattr(prog, 'id', 0)}"))
+                          name=(getattr(prog, "name", "") or f"prog{getattr(prog, 'id', 0)}"),
+                          run_ctx_arg=run_ctx_arg)
         link._tramp_link = tl
     return tl
 

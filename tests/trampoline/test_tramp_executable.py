@@ -146,6 +146,43 @@ def test_cookie_visible_during_the_program_and_link_hooks_override():
     assert got == [11, 22] and own == [None] and current == []
 
 
+def test_one_run_ctx_per_image_run_from_the_factory_and_handed_to_run_ctx_arg_links():
+    env = Env()
+    made, seen = [], []
+
+    class RunCtx:
+        def __init__(self):
+            self.bpf_cookie = 0
+            made.append(self)
+
+    def enter(prog, rc):
+        seen.append(("enter", prog, rc, rc.bpf_cookie))
+        return 1
+
+    def exit(prog, start, rc):
+        seen.append(("exit", prog, rc, rc.bpf_cookie))
+
+    def prog(ctx, rc):
+        seen.append(("prog", None, rc, rc.bpf_cookie))
+        return 0
+    links = {BPF_TRAMP_FENTRY: [L(prog, prog="a", cookie=1, run_ctx_arg=True)],
+             BPF_TRAMP_FEXIT: [L(prog, prog="b", cookie=2, run_ctx_arg=True)]}
+    im = env.image(links, hooks=BpfTrampHooks(enter, exit, new_run_ctx=RunCtx))
+    env.call(im, 1, 2)
+    env.call(im, 3, 4)
+    assert len(made) == 2                                   # one per run, shared by its programs
+    first = [(what, p, c) for what, p, rc, c in seen[:6] if rc is made[0]]
+    assert first == [("enter", "a", 1), ("prog", None, 1), ("exit", "a", 1),
+                     ("enter", "b", 2), ("prog", None, 2), ("exit", "b", 2)]
+    assert all(rc is made[1] for _, _, rc, _ in seen[6:])
+    # without a run ctx (the 5.5 profile) a run_ctx_arg link is called with the ctx alone
+    calls = []
+    links55 = {BPF_TRAMP_FENTRY: [L(lambda ctx, *rest: calls.append(rest) or 0, run_ctx_arg=True)]}
+    env.call(env.image(links55, profile="5.5",
+                       hooks=BpfTrampHooks(lambda p, rc: 1, lambda p, start, rc: None)), 1, 2)
+    assert calls == [()]
+
+
 def test_tramp_enter_exit_bracket_call_orig_images():
     env = Env()
     seen = []

@@ -13,37 +13,14 @@ from kernelsim.uapi import PERF_EVENT_IOC_DISABLE, PERF_EVENT_IOC_SET_BPF
 from syscall.perf_abi import new_perf_event_attr
 from tests.kernelsim.tracing.realperf import (real_close, real_ioctl, real_perf_event_open,
                                               real_prog_load, tracefs)
-from tests.kernelsim.tracing.tp_support import KPROBE, TRACEPOINT, Tracer
+from tests.kernelsim.tracing.tp_support import KPROBE, TRACEPOINT, Tracer, count_prog, store_loads
 from tests.realkernel import requires_realkernel
-
-
-def store_fields(m, loads):
-    """Each (size, ctx offset) is read and stored at map[i]."""
-    lines = ["r9 = r1"]
-    for i, (size, off) in enumerate(loads):
-        lines += [f"r6 = *({size} *)(r9 +{off})", f"*(u64 *)(r10 -{8 * (i + 2)}) = r6"]
-    for i in range(len(loads)):
-        lines += [f"r1 = map_fd({m})", f"*(u32 *)(r10 -4) = {i}", "r2 = r10", "r2 += -4",
-                  "call bpf_map_lookup_elem", f"if r0 == 0 goto l{i}",
-                  f"r6 = *(u64 *)(r10 -{8 * (i + 2)})", "*(u64 *)(r0 +0) = r6", f"l{i}:"]
-    return "\n".join(lines + ["r0 = 1", "exit"])
-
-
-def counter(m, key=0, ret=1):
-    return (f"r1 = map_fd({m})\n*(u32 *)(r10 -4) = {key}\nr2 = r10\nr2 += -4\n"
-            f"call bpf_map_lookup_elem\nif r0 == 0 goto out\nr1 = 1\n"
-            f"lock *(u64 *)(r0 +0) += r1\nout:\nr0 = {ret}\nexit")
-
-
-@pytest.fixture
-def T():
-    return Tracer()
 
 
 def test_sched_switch_record(T):
     m = T.array(8)
-    p = T.load(TRACEPOINT, store_fields(m, [("u32", 24), ("u32", 28), ("u64", 32), ("u64", 40),
-                                            ("u32", 56), ("u32", 60)]))
+    p = T.load(TRACEPOINT, store_loads(m, [("u32", 24), ("u32", 28), ("u64", 32), ("u64", 40),
+                                            ("u32", 56), ("u32", 60)], ret=1))
     efd = T.tp_event("sched/sched_switch", cpu=1)
     assert T.set_bpf(efd, p) == 0 and T.enable(efd) == 0
     other = T.kernel.spawn(comm="worker")
@@ -71,7 +48,7 @@ def test_hidden_header_and_record_bounds(T):
 
 def test_data_loc_and_fork_hook(T):
     m = T.array(4)
-    p = T.load(TRACEPOINT, store_fields(m, [("u32", 8), ("u32", 12), ("u32", 16), ("u32", 20)]))
+    p = T.load(TRACEPOINT, store_loads(m, [("u32", 8), ("u32", 12), ("u32", 16), ("u32", 20)], ret=1))
     efd = T.tp_event("sched/sched_process_fork")
     assert T.attach_perf(p, efd) >= 0
     child = T.task.fork()
@@ -83,8 +60,8 @@ def test_data_loc_and_fork_hook(T):
 
 def test_attach_rules(T):
     c = T.array(1)
-    p = T.load(TRACEPOINT, counter(c))
-    q = T.load(TRACEPOINT, counter(c))
+    p = T.load(TRACEPOINT, count_prog(c, ret=1))
+    q = T.load(TRACEPOINT, count_prog(c, ret=1))
     e1 = T.tp_event("sched/sched_wakeup")
     e2 = T.tp_event("sched/sched_wakeup")
     assert T.set_bpf(e1, p) == 0
@@ -98,7 +75,7 @@ def test_attach_rules(T):
     assert T.set_bpf(e3, c) == -errno.EINVAL                 # a map fd
     assert T.attach_perf(kp, e3) == -errno.EINVAL
     assert T.link(p, e3, 41, flags=1) == -errno.EINVAL
-    assert T.link(T.load(TRACEPOINT, counter(c)), c, 41) == -errno.EBADF
+    assert T.link(T.load(TRACEPOINT, count_prog(c, ret=1)), c, 41) == -errno.EBADF
     T.task.fork()                                            # sched_wakeup_new, not sched_wakeup
     assert T.u64(c) == 0
     T.kernel.tracepoint("sched_wakeup", T.task)
@@ -107,7 +84,7 @@ def test_attach_rules(T):
 
 def test_sixty_four_programs_per_tracepoint(T):
     c = T.array(1)
-    text = counter(c)
+    text = count_prog(c, ret=1)
     for i in range(BPF_TRACE_MAX_PROGS):
         assert T.set_bpf(T.tp_event("bpf_test_run/bpf_trigger_tp"), T.load(TRACEPOINT, text)) == 0
     last = T.tp_event("bpf_test_run/bpf_trigger_tp")
@@ -122,7 +99,7 @@ def test_runs_while_disabled_samples_only_when_enabled(T):
     """The probe is registered at open: the program runs before ENABLE (as on Linux); samples
     need the event enabled; a program returning 0 filters the sample out."""
     c = T.array(1)
-    p = T.load(TRACEPOINT, counter(c, ret=1))
+    p = T.load(TRACEPOINT, count_prog(c, ret=1))
     attr = new_perf_event_attr(type=2, config=int(T.kernel.tracefs.read(
         "events/bpf_test_run/bpf_trigger_tp/id")), sample_type=1 << 10, sample_period=1,
         wakeup_events=1, disabled=1)
@@ -144,7 +121,7 @@ def test_runs_while_disabled_samples_only_when_enabled(T):
     assert T.task.ioctl(efd, PERF_EVENT_IOC_DISABLE) == 0
     T.kernel.tracepoint("bpf_trigger_tp", 7)
     assert T.u64(c) == 3 and event.count == 1
-    f = T.load(TRACEPOINT, counter(c, ret=0))
+    f = T.load(TRACEPOINT, count_prog(c))
     g = T.tp_event("bpf_test_run/bpf_trigger_tp")
     T.set_bpf(g, f)
     T.enable(efd)
@@ -171,11 +148,11 @@ def test_samples_without_programs_keep_the_header(T):
 
 def test_syscall_events_and_perf_link_info(T):
     m = T.array(4)
-    p = T.load(TRACEPOINT, store_fields(m, [("u32", 8), ("u64", 16), ("u64", 24), ("u64", 32)]))
+    p = T.load(TRACEPOINT, store_loads(m, [("u32", 8), ("u64", 16), ("u64", 24), ("u64", 32)], ret=1))
     e = T.tp_event("syscalls/sys_enter_openat")
     lfd = T.attach_perf(p, e, cookie=0x55)
     assert lfd >= 0
-    x = T.load(TRACEPOINT, store_fields(T.array(1), [("u64", 16)]))
+    x = T.load(TRACEPOINT, store_loads(T.array(1), [("u64", 16)], ret=1))
     T.attach_perf(x, T.tp_event("syscalls/sys_exit_openat"))
     ret = T.kernel.syscall(T.task, "openat", -100, "/tmp/new", 0o100, 0o644)
     nr, dfd, fname, flags = (T.u64(m, i) for i in range(4))

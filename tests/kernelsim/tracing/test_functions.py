@@ -3,7 +3,6 @@ attach flags, the native codecs, the call path with ftrace hooks (kernelsim/trac
 kfuncs_*.py, call.py, ftrace.py, native.py)."""
 
 import inspect
-import pathlib
 
 import pytest
 
@@ -13,8 +12,8 @@ from kernelsim.memory import MemoryFault
 from kernelsim.tracing import kallsyms
 from kernelsim.tracing.ftrace import FtraceOps, register_ftrace_function, unregister_ftrace_function
 from kernelsim.tracing.functions import FUNC_COST_NS
-from kernelsim.tracing.native import make_codec
-from trampoline import decode_call, encode_call
+from kernelsim.tracing.native import make_call_path, make_codec
+from trampoline import decode_call, encode_call, encode_ret
 from tests.paths import VMLINUX_BTF
 
 VMLINUX = VMLINUX_BTF
@@ -218,6 +217,12 @@ def test_native_codec_equals_callconv(k, arch):
             assert (a.regs, a.stack) == (b.regs, b.stack), name
             assert dec(a.regs, a.stack, a.memory) == decode_call(fn.model, arch, a.regs, a.stack, a.memory)
             assert dec(a.regs, a.stack, a.memory) == cargs
+            # the fused hot-path forms (native.make_call_path) agree with callconv too
+            got = []
+            encode_raw, orig = make_call_path(fn.model, arch, lambda c: got.append(c) or 0x1234)
+            regs, stack, memory = encode_raw(cargs, garbage)
+            assert (regs, stack) == (b.regs, b.stack), name
+            assert orig(regs, stack, memory) == encode_ret(fn.model, arch, 0x1234) and got == [cargs]
 
 
 # -- eth_type_trans (net/ethernet/eth.c) ------------------------------------------------------

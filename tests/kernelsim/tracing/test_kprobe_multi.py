@@ -6,54 +6,20 @@ comparison.)"""
 import ctypes
 import errno
 
-import pytest
-
 from kernelsim import Kernel
 from kernelsim.uapi import BpfAttachType as AT
-from tests.kernelsim.tracing.tp_support import KPROBE, Tracer
+from tests.kernelsim.tracing.tp_support import KPROBE, Tracer, store_r6, store_stack
 
 MULTI = AT.BPF_TRACE_KPROBE_MULTI
 FUNCS = ["vfs_write", "do_sys_openat2", "vfs_read"]
 
 # map[cookie] = bpf_get_func_ip(ctx)
-COOKIE_IP = """
-r9 = r1
-call bpf_get_attach_cookie
-*(u32 *)(r10 -4) = r0
-r1 = r9
-call bpf_get_func_ip
-*(u64 *)(r10 -16) = r0
-r1 = map_fd({m})
-r2 = r10
-r2 += -4
-call bpf_map_lookup_elem
-if r0 == 0 goto out
-r1 = *(u64 *)(r10 -16)
-*(u64 *)(r0 +0) = r1
-out:
-r0 = 0
-exit
-"""
+COOKIE_IP = ("r9 = r1\ncall bpf_get_attach_cookie\n*(u32 *)(r10 -4) = r0\nr1 = r9\n"
+             "call bpf_get_func_ip\n*(u64 *)(r10 -16) = r0\n" + store_stack("{m}", 16, key=None)
+             + "r0 = 0\nexit\n")
 
 # map[0] = PT_REGS_RC(ctx) (x86-64 ax at 80)
-RC = """
-r6 = *(u64 *)(r1 +80)
-r1 = map_fd({m})
-*(u32 *)(r10 -4) = 0
-r2 = r10
-r2 += -4
-call bpf_map_lookup_elem
-if r0 == 0 goto out
-*(u64 *)(r0 +0) = r6
-out:
-r0 = 0
-exit
-"""
-
-
-@pytest.fixture
-def T():
-    return Tracer()
+RC = "r6 = *(u64 *)(r1 +80)\n" + store_r6("{m}")
 
 
 def multi(T, prog_fd, **kw):

@@ -15,7 +15,7 @@ from kernelsim.tracing.kprobes import KPROBE_IP_OFFSET
 from kernelsim.tracing.pt_regs import PT_REGS, read_field
 from kernelsim.uapi import PERF_PMU_TYPE_KPROBE, BpfAttachType as AT
 from syscall.object import find_clang
-from tests.kernelsim.tracing.tp_support import KPROBE, TRACING, Tracer
+from tests.kernelsim.tracing.tp_support import KPROBE, TRACING, Tracer, store_r6
 from trampoline import encode_call
 
 PROG = Path(__file__).parent / "progs" / "kprobe_regs.bpf.c"
@@ -53,15 +53,7 @@ def test_libbpf_pt_regs_macros(arch):
 
 
 def store(m, key, value_insns):
-    return "\n".join([value_insns, "*(u64 *)(r10 -16) = r6", f"r1 = map_fd({m})",
-                      f"*(u32 *)(r10 -4) = {key}", "r2 = r10", "r2 += -4",
-                      "call bpf_map_lookup_elem", "if r0 == 0 goto out",
-                      "r6 = *(u64 *)(r10 -16)", "*(u64 *)(r0 +0) = r6", "out:", "r0 = 0", "exit"])
-
-
-@pytest.fixture
-def T():
-    return Tracer()
+    return value_insns + "\n" + store_r6(m, key)
 
 
 def test_stack_arguments_and_pt_regs_image(T):

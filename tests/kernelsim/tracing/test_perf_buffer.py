@@ -12,39 +12,15 @@ import pytest
 from kernelsim import Kernel
 from kernelsim.tracing.perf_buffer import PerfBuffer, PerfBufferError
 from syscall.object import find_clang
-from tests.kernelsim.tracing.tp_support import PERF_EVENT_ARRAY, RAW_TP, Tracer
+from tests.kernelsim.tracing.tp_support import PERF_EVENT_ARRAY, RAW_TP, store_stack
 
 PROG = Path(__file__).parent / "progs" / "perf_output.bpf.c"
 
 # bpf_perf_event_output(ctx, &pm, BPF_F_CURRENT_CPU, &ctx[0] (the nonce), {size}); map[0] = ret
-OUTPUT = """
-r6 = *(u64 *)(r1 +0)
-*(u64 *)(r10 -8) = r6
-*(u64 *)(r10 -16) = 0x7777
-r4 = r10
-r4 += -16
-r2 = map_fd({pm})
-r3 = 0xffffffff ll
-r5 = {size}
-call bpf_perf_event_output
-*(u64 *)(r10 -24) = r0
-r1 = map_fd({m})
-*(u32 *)(r10 -28) = 0
-r2 = r10
-r2 += -28
-call bpf_map_lookup_elem
-if r0 == 0 goto out
-r1 = *(u64 *)(r10 -24)
-*(u64 *)(r0 +0) = r1
-out:
-r0 = 0
-exit
-"""
-
-
-@pytest.fixture
-def T():
-    return Tracer()
+OUTPUT = ("r6 = *(u64 *)(r1 +0)\n*(u64 *)(r10 -8) = r6\n*(u64 *)(r10 -16) = 0x7777\n"
+          "r4 = r10\nr4 += -16\nr2 = map_fd({pm})\nr3 = 0xffffffff ll\nr5 = {size}\n"
+          "call bpf_perf_event_output\n*(u64 *)(r10 -24) = r0\n"
+          + store_stack("{m}", 24, key_off=28) + "r0 = 0\nexit\n")
 
 
 def setup(T, size=16, page_cnt=1):

@@ -8,67 +8,24 @@ import pytest
 from kernelsim.uapi import BpfAttachType as AT
 from tests.kernelsim.tracing.realperf import (real_close, real_link_create, real_prog_load,
                                               real_raw_tp_open)
-from tests.kernelsim.tracing.tp_support import RAW_TP, TRACEPOINT, Tracer
+from tests.kernelsim.tracing.tp_support import (RAW_TP, TRACEPOINT, Tracer, count_prog,
+                                                store_loads, store_stack)
 from tests.realkernel import requires_realkernel
 
-def store_args(n, m):
-    # unrolled: the verifier wants constant ctx offsets
-    lines = []
-    for i in range(n):
-        lines += [f"r6 = *(u64 *)(r1 +{8 * i})", f"*(u64 *)(r10 -{8 * (i + 2)}) = r6"]
-    for i in range(n):
-        lines += [f"r1 = map_fd({m})", f"*(u32 *)(r10 -4) = {i}", "r2 = r10", "r2 += -4",
-                  "call bpf_map_lookup_elem", f"if r0 == 0 goto l{i}",
-                  f"r6 = *(u64 *)(r10 -{8 * (i + 2)})", "*(u64 *)(r0 +0) = r6", f"l{i}:"]
-    return "\n".join(lines + ["r0 = 0", "exit"])
-
-
-COUNT = """
-r1 = map_fd({m})
-*(u32 *)(r10 -4) = {key}
-r2 = r10
-r2 += -4
-call bpf_map_lookup_elem
-if r0 == 0 goto out
-r1 = 1
-lock *(u64 *)(r0 +0) += r1
-out:
-r0 = 0
-exit
-"""
-
-COOKIE = """
-call bpf_get_attach_cookie
-*(u64 *)(r10 -16) = r0
-r1 = map_fd({m})
-*(u32 *)(r10 -4) = 0
-r2 = r10
-r2 += -4
-call bpf_map_lookup_elem
-if r0 == 0 goto out
-r1 = *(u64 *)(r10 -16)
-*(u64 *)(r0 +0) = r1
-out:
-r0 = 0
-exit
-"""
-
-
-@pytest.fixture
-def T():
-    return Tracer()
+COOKIE = ("call bpf_get_attach_cookie\n*(u64 *)(r10 -16) = r0\n" + store_stack("{m}", 16)
+          + "r0 = 0\nexit\n")
 
 
 def test_args_are_zero_extended_u64_slots(T):
     """__CAST_TO_U64: an int -1 is 0x00000000ffffffff, a bool 1, pointers whole."""
     m = T.array(4)
-    p = T.load(RAW_TP, store_args(4, m))
+    p = T.load(RAW_TP, store_loads(m, [("u64", 8 * i) for i in range(4)]))
     assert T.raw_tp("net_dev_xmit", p) >= 0
     skb = T.kernel.kobjects.alloc_skb(b"x" * 60, dev=T.kernel.kobjects.netdev("eth0"))
     dev = T.kernel.kobjects.netdev("eth0")
     T.kernel.tracepoint("net_dev_xmit", skb, -1, dev, 60)
     assert [T.u64(m, i) for i in range(4)] == [skb.addr, 0xFFFFFFFF, dev.addr, 60]
-    p2 = T.load(RAW_TP, store_args(4, m))
+    p2 = T.load(RAW_TP, store_loads(m, [("u64", 8 * i) for i in range(4)]))
     assert T.raw_tp("sched_switch", p2) >= 0
     other = T.kernel.spawn(comm="other")
     T.kernel.switch_to(other, 1)          # on CPU 1, so the tracer stays current on CPU 0
@@ -84,7 +41,7 @@ def test_cookie_and_same_program_twice(T):
     m = T.array(1)
     c = T.array(1)
     p = T.load(RAW_TP, COOKIE.format(m=m))
-    q = T.load(RAW_TP, COUNT.format(m=c, key=0))
+    q = T.load(RAW_TP, count_prog(c, 0))
     l1 = T.raw_tp("bpf_trigger_tp", p, cookie=0x1122)
     l2 = T.raw_tp("bpf_trigger_tp", q)
     l3 = T.raw_tp("bpf_trigger_tp", q)
@@ -103,7 +60,7 @@ def test_cookie_and_same_program_twice(T):
 def test_profile_55_refuses_the_same_program_twice():
     T = Tracer(profile="5.5")
     c = T.array(1)
-    q = T.load(RAW_TP, COUNT.format(m=c, key=0))
+    q = T.load(RAW_TP, count_prog(c, 0))
     assert T.raw_tp("bpf_trigger_tp", q) >= 0
     assert T.raw_tp("bpf_trigger_tp", q) == -errno.EEXIST
 
@@ -166,7 +123,7 @@ def test_link_info_and_fdinfo(T):
 
 def test_close_detaches_and_fork_hook(T):
     c = T.array(1)
-    p = T.load(RAW_TP, COUNT.format(m=c, key=0))
+    p = T.load(RAW_TP, count_prog(c, 0))
     lfd = T.raw_tp("sched_process_fork", p)
     child = T.task.fork()
     assert T.u64(c) == 1
@@ -184,8 +141,8 @@ def test_recursion_counter_is_per_program(T):
     """__bpf_trace_run: a program already active on this CPU is skipped with a miss; other
     programs on the same tracepoint still run."""
     c = T.array(2)
-    p = T.load(RAW_TP, COUNT.format(m=c, key=0))
-    q = T.load(RAW_TP, COUNT.format(m=c, key=1))
+    p = T.load(RAW_TP, count_prog(c, 0))
+    q = T.load(RAW_TP, count_prog(c, 1))
     T.raw_tp("bpf_trigger_tp", p)
     T.raw_tp("bpf_trigger_tp", q)
     T.prog(p).active[0] += 1                     # as if p were running on CPU 0

@@ -10,7 +10,7 @@ import pytest
 from kernelsim.tracing.perf_buffer import PerfBuffer
 from kernelsim.uapi import BpfAttachType as AT
 from tests.kernelsim.tracing.tp_support import (KPROBE, PERF_EVENT_ARRAY, RAW_TP, TRACEPOINT,
-                                                TRACING, Tracer)
+                                                TRACING, Tracer, count_prog)
 
 OUTPUT = """
 *(u64 *)(r10 -8) = 42
@@ -23,21 +23,6 @@ call bpf_perf_event_output
 r0 = 1
 exit
 """
-
-COUNT = """
-r1 = map_fd({m})
-*(u32 *)(r10 -4) = {key}
-r2 = r10
-r2 += -4
-call bpf_map_lookup_elem
-if r0 == 0 goto out
-r1 = 1
-lock *(u64 *)(r0 +0) += r1
-out:
-r0 = 0
-exit
-"""
-
 
 @pytest.fixture
 def T():
@@ -56,7 +41,7 @@ def misses(T, fd):
 def test_kprobe_skipped_inside_a_tracepoint_program(T):
     out = T.load(TRACEPOINT, OUTPUT.format(pm=T.pm))
     T.attach_perf(out, T.tp_event("bpf_test_run/bpf_trigger_tp"))
-    kp = T.load(KPROBE, COUNT.format(m=T.c, key=0))
+    kp = T.load(KPROBE, count_prog(T.c, 0))
     T.attach_perf(kp, T.kprobe_event("perf_event_output"))
     T.kernel.tracepoint("bpf_trigger_tp", 1)
     T.pb.poll()
@@ -71,11 +56,11 @@ def test_kprobe_skipped_inside_a_tracepoint_program(T):
 def test_raw_tp_and_fentry_do_not_block(T):
     out = T.load(RAW_TP, OUTPUT.format(pm=T.pm))
     T.raw_tp("bpf_trigger_tp", out)
-    kp = T.load(KPROBE, COUNT.format(m=T.c, key=0))
+    kp = T.load(KPROBE, count_prog(T.c, 0))
     T.attach_perf(kp, T.kprobe_event("perf_event_output"))
-    km = T.load(KPROBE, COUNT.format(m=T.c, key=1), eat=AT.BPF_TRACE_KPROBE_MULTI)
+    km = T.load(KPROBE, count_prog(T.c, 1), eat=AT.BPF_TRACE_KPROBE_MULTI)
     assert T.link(km, 0, AT.BPF_TRACE_KPROBE_MULTI, kprobe_syms=["perf_event_output"]) >= 0
-    fe = T.load(TRACING, COUNT.format(m=T.c, key=2), eat=AT.BPF_TRACE_FENTRY,
+    fe = T.load(TRACING, count_prog(T.c, 2), eat=AT.BPF_TRACE_FENTRY,
                 attach_btf_id=T.btf_id("perf_event_output", "func"))
     assert T.link(fe, 0, AT.BPF_TRACE_FENTRY) >= 0
     T.kernel.tracepoint("bpf_trigger_tp", 1)
@@ -86,9 +71,9 @@ def test_raw_tp_and_fentry_do_not_block(T):
 def test_kprobe_multi_and_fentry_under_a_tracepoint_program(T):
     out = T.load(TRACEPOINT, OUTPUT.format(pm=T.pm))
     T.set_bpf(T.tp_event("bpf_test_run/bpf_trigger_tp"), out)
-    km = T.load(KPROBE, COUNT.format(m=T.c, key=1), eat=AT.BPF_TRACE_KPROBE_MULTI)
+    km = T.load(KPROBE, count_prog(T.c, 1), eat=AT.BPF_TRACE_KPROBE_MULTI)
     T.link(km, 0, AT.BPF_TRACE_KPROBE_MULTI, kprobe_syms=["perf_event_output"])
-    fe = T.load(TRACING, COUNT.format(m=T.c, key=2), eat=AT.BPF_TRACE_FENTRY,
+    fe = T.load(TRACING, count_prog(T.c, 2), eat=AT.BPF_TRACE_FENTRY,
                 attach_btf_id=T.btf_id("perf_event_output", "func"))
     T.link(fe, 0, AT.BPF_TRACE_FENTRY)
     T.kernel.tracepoint("bpf_trigger_tp", 1)
@@ -99,7 +84,7 @@ def test_kprobe_multi_and_fentry_under_a_tracepoint_program(T):
 def test_kprobe_inside_a_kprobe_handler_is_a_kprobe_miss(T):
     out = T.load(KPROBE, OUTPUT.format(pm=T.pm))
     T.attach_perf(out, T.kprobe_event("vfs_read"))
-    kp = T.load(KPROBE, COUNT.format(m=T.c, key=0))
+    kp = T.load(KPROBE, count_prog(T.c, 0))
     lfd = T.attach_perf(kp, T.kprobe_event("perf_event_output"))
     f = T.kernel.kobjects.open_file("/etc/a")
     T.kernel.call("vfs_read", f, 0, 0, 0)
@@ -112,7 +97,7 @@ def test_kprobe_inside_a_kprobe_handler_is_a_kprobe_miss(T):
 
 
 def test_bpf_prog_active_is_per_cpu(T):
-    kp = T.load(KPROBE, COUNT.format(m=T.c, key=0))
+    kp = T.load(KPROBE, count_prog(T.c, 0))
     T.attach_perf(kp, T.kprobe_event("bpf_fentry_test1"))
     T.kernel.cpus[0].bpf_prog_active += 1                  # a program is running on CPU 0
     try:

@@ -11,20 +11,13 @@ from kernelsim.prog_types import PROG_TYPES
 from kernelsim.test_run import TestRunAttr
 from kernelsim.uapi import BpfAttachType as AT, BpfProgType as PT
 
-from tracing_progs import FENTRY, FEXIT, FMOD_RET, ArrayMap, attach, counter, load
+from tracing_progs import FENTRY, FEXIT, FMOD_RET, attach, counter, load
 
 EINVAL, EFAULT, ENOTSUPP = 22, 14, 524
 
 
 def do_test_run(prog, **kw):
     return PROG_TYPES[PT.BPF_PROG_TYPE_TRACING].prog.test_run(prog, TestRunAttr(**kw), None).retval
-
-
-@pytest.fixture
-def env():
-    k = Kernel()
-    t = k.spawn(comm="runner")
-    return k, t, ArrayMap(k, t)
 
 
 def test_nothing_attached(env):

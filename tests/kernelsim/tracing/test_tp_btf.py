@@ -10,7 +10,7 @@ from btf.uapi import BtfKind as K
 from kernelsim.uapi import BpfAttachType as AT
 from tests.kernelsim.tracing.realperf import (real_btf_id, real_close, real_link_create,
                                               real_prog_load, real_raw_tp_open)
-from tests.kernelsim.tracing.tp_support import TRACING, Tracer
+from tests.kernelsim.tracing.tp_support import TRACING, Tracer, store_r6
 from tests.realkernel import requires_realkernel
 
 RAW_TP_EAT = AT.BPF_TRACE_RAW_TP
@@ -18,14 +18,7 @@ RAW_TP_EAT = AT.BPF_TRACE_RAW_TP
 
 def store(m, value_insns):
     """value_insns leave the value in r6; it goes to map[0]."""
-    return "\n".join([value_insns, f"r1 = map_fd({m})", "*(u32 *)(r10 -4) = 0", "r2 = r10",
-                      "r2 += -4", "call bpf_map_lookup_elem", "if r0 == 0 goto out",
-                      "*(u64 *)(r0 +0) = r6", "out:", "r0 = 0", "exit"])
-
-
-@pytest.fixture
-def T():
-    return Tracer()
+    return value_insns + "\n" + store_r6(m)
 
 
 def test_typed_args_and_trusted_pointers(T):

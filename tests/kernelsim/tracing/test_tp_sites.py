@@ -44,6 +44,13 @@ class Order:
         fd = self.t.load(RAW_TP, seq_prog(self.map, slot))
         assert self.t.raw_tp(name, fd) >= 0
 
+    def args(self, tp: str, n: int):
+        """A raw_tp program on ``tp`` keeping its first ``n`` u64 ctx slots (the last hit's);
+        returns a reader of them."""
+        m = self.t.array(n)
+        assert self.t.raw_tp(tp, self.t.load(RAW_TP, ctx_dump(m, n))) >= 0
+        return lambda: [self.t.u64(m, i) for i in range(n)]
+
     def seen(self) -> list[str]:
         """The programs that ran, in the order they ran."""
         turns = {self.t.u64(self.map, s): what for s, what in self.names.items()
@@ -82,19 +89,16 @@ def test_shared_skb_is_not_traced_until_its_last_reference():
 
 
 def test_sk_skb_reason_drop_fires_kfree_skb_with_reason_and_location():
-    t = Tracer()
-    k = t.kernel
-    o = Order(t)
+    o = Order()
+    k = o.t.kernel
     want = _around(o, "sk_skb_reason_drop", "kfree_skb")
-    args = t.array(4)
-    fd = t.load(RAW_TP, ctx_dump(args, 4))
-    assert t.raw_tp("kfree_skb", fd) >= 0
+    args = o.args("kfree_skb", 4)
     skb = k.kobjects.alloc_skb(bytes(10))                    # too short for IPv4: ip_rcv drops it
     skb.protocol = 0x0008
     assert k.call("ip_rcv", skb, 0, 0, 0) == 1
     assert o.seen() == want
     ip_rcv = k.functions["ip_rcv"].addr
-    assert [t.u64(args, i) for i in range(4)] == [skb.addr, ip_rcv + kstack.RET_SITE, 7, 0]
+    assert args() == [skb.addr, ip_rcv + kstack.RET_SITE, 7, 0]
 
 
 def test_kfree_skb_with_consumed_reason_is_consume_skb():
@@ -135,33 +139,27 @@ def test_unhandled_protocol_is_dropped_in_the_core():
 
 
 def test_net_dev_xmit_inside_dev_hard_start_xmit():
-    t = Tracer()
-    k = t.kernel
-    o = Order(t)
+    o = Order()
+    k = o.t.kernel
     o.fentry("dev_queue_xmit")
     want = _around(o, "dev_hard_start_xmit", "net_dev_xmit")
     o.tp("consume_skb")
-    args = t.array(4)
-    fd = t.load(RAW_TP, ctx_dump(args, 4))
-    assert t.raw_tp("net_dev_xmit", fd) >= 0
+    args = o.args("net_dev_xmit", 4)
     dev = k.kobjects.netdev("eth0")
     skb = k.kobjects.alloc_skb(bytes(54), dev=dev)
     assert k.call("dev_queue_xmit", skb) == 0
     assert o.seen() == ["fentry dev_queue_xmit"] + want + ["tp consume_skb"]
-    assert [t.u64(args, i) for i in range(4)] == [skb.addr, 0, dev.addr, 54]
+    assert args() == [skb.addr, 0, dev.addr, 54]
 
 
 @pytest.mark.parametrize("fails", [False, True])
 def test_tcp_retransmit_skb_fires_with_its_error(fails):
-    t = Tracer()
-    k = t.kernel
-    o = Order(t)
+    o = Order()
+    k = o.t.kernel
     o.fentry("tcp_retransmit_skb")
     want = _around(o, "__tcp_retransmit_skb", "tcp_retransmit_skb")
     o.fexit("tcp_retransmit_skb")
-    args = t.array(4)
-    fd = t.load(RAW_TP, ctx_dump(args, 3))
-    assert t.raw_tp("tcp_retransmit_skb", fd) >= 0
+    args = o.args("tcp_retransmit_skb", 3)
     sk = k.kobjects.tcp_sock("10.0.0.1", 40000, "10.0.0.2", 80)
     skb = k.kobjects.alloc_skb(bytes(100), sk=sk)
     if fails:
@@ -169,7 +167,7 @@ def test_tcp_retransmit_skb_fires_with_its_error(fails):
     assert k.call("tcp_retransmit_skb", sk, skb, 1) == (-11 if fails else 0)
     assert o.seen() == ["fentry tcp_retransmit_skb"] + want + ["fexit tcp_retransmit_skb"]
     err = (-11) & 0xFFFFFFFF if fails else 0                          # int, zero-extended
-    assert [t.u64(args, i) for i in range(3)] == [sk.addr, skb.addr, err]
+    assert args() == [sk.addr, skb.addr, err]
     assert sk.total_retrans == (0 if fails else 1)
 
 
@@ -230,18 +228,16 @@ def test_schedule_switches_only_a_blocked_task():
     o.fentry("schedule")
     want = _around(o, "__schedule", "sched_switch")
     o.fexit("schedule")
-    args = o.t.array(4)
-    fd = o.t.load(RAW_TP, ctx_dump(args, 4))
-    assert o.t.raw_tp("sched_switch", fd) >= 0
+    args = o.args("sched_switch", 4)
     k.call("schedule", cpu=1)                                        # still running: no switch
     assert o.seen() == ["fentry schedule", "fentry __schedule", "fexit __schedule",
-                        "fexit schedule"] and not o.t.u64(args, 1)
+                        "fexit schedule"] and args() == [0, 0, 0, 0]
     ts = k.kobjects.task_struct(sleeper)
     ts.set("__state", 1)
     k.call("schedule", cpu=1)
     assert k.cpus[1].current is None
     assert o.seen() == ["fentry schedule"] + want + ["fexit schedule"]
-    assert [o.t.u64(args, i) for i in range(4)] == [0, ts.addr, k.kobjects.init_task.addr, 1]
+    assert args() == [0, ts.addr, k.kobjects.init_task.addr, 1]
 
 
 def test_sys_enter_and_exit_around_the_syscall_body():

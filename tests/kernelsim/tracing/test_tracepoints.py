@@ -9,32 +9,12 @@ import pytest
 from kernelsim import Kernel
 from kernelsim.tracing import kstack, tp_formats
 from kernelsim.tracing.tracepoints import trace_hit
-from tests.kernelsim.tracing.tp_support import RAW_TP, TRACEPOINT, Tracer
-
-COUNT = """
-r1 = map_fd({m})
-*(u32 *)(r10 -4) = {key}
-r2 = r10
-r2 += -4
-call bpf_map_lookup_elem
-if r0 == 0 goto out
-r1 = 1
-lock *(u64 *)(r0 +0) += r1
-out:
-r0 = 0
-exit
-"""
-
-
-@pytest.fixture
-def T():
-    return Tracer()
-
+from tests.kernelsim.tracing.tp_support import RAW_TP, TRACEPOINT, count_prog, store_loads
 
 def counters(T, names):
     m = T.array(len(names))
     for i, name in enumerate(names):
-        assert T.raw_tp(name, T.load(RAW_TP, COUNT.format(m=m, key=i))) >= 0
+        assert T.raw_tp(name, T.load(RAW_TP, count_prog(m, i))) >= 0
     return lambda: [T.u64(m, i) for i in range(len(names))]
 
 
@@ -86,7 +66,7 @@ def test_task_and_scheduler_hooks(T):
 def test_classic_task_newtask_and_exit_records(T):
     m = T.array(4, value_size=16)
     prog = ("r6 = *(u32 *)(r1 +8)\nr7 = *(u64 *)(r1 +32)\n*(u64 *)(r10 -16) = r7\n"
-            + COUNT.format(m=m, key=0).replace("r1 = 1\nlock *(u64 *)(r0 +0) += r1",
+            + count_prog(m, 0).replace("r1 = 1\nlock *(u64 *)(r0 +0) += r1",
                                                "*(u64 *)(r0 +0) = r6\nr1 = *(u64 *)(r10 -16)\n"
                                                "*(u64 *)(r0 +8) = r1"))
     T.attach_perf(T.load(TRACEPOINT, prog), T.tp_event("task/task_newtask"))
@@ -94,7 +74,7 @@ def test_classic_task_newtask_and_exit_records(T):
     ret, val = T.lookup(m, bytes(4), 16)
     assert ret == 0 and struct.unpack("<QQ", val) == (child.pid, 17)   # clone_flags SIGCHLD
     x = T.array(1)
-    ex = ("r6 = *(u8 *)(r1 +32)\n" + COUNT.format(m=x, key=0).replace(
+    ex = ("r6 = *(u8 *)(r1 +32)\n" + count_prog(x, 0).replace(
         "r1 = 1\nlock *(u64 *)(r0 +0) += r1", "*(u64 *)(r0 +0) = r6"))
     T.attach_perf(T.load(TRACEPOINT, ex), T.tp_event("sched/sched_process_exit"))
     child.exit()
@@ -105,7 +85,7 @@ def test_syscalls_fire_enter_exit_and_their_events(T):
     read = counters(T, ["sys_enter", "sys_exit"])
     k = T.kernel
     m = T.array(8)
-    prog = "r6 = *(u64 *)(r1 +16)\n" + COUNT.format(m=m, key=0).replace(
+    prog = "r6 = *(u64 *)(r1 +16)\n" + count_prog(m, 0).replace(
         "r1 = 1\nlock *(u64 *)(r0 +0) += r1", "*(u64 *)(r0 +0) = r6")
     T.attach_perf(T.load(TRACEPOINT, prog), T.tp_event("syscalls/sys_exit_getpid"))
     assert k.syscall(T.task, "getpid") == T.task.tgid
@@ -125,14 +105,7 @@ def test_syscalls_fire_enter_exit_and_their_events(T):
 def test_raw_sys_enter_record_and_stack(T):
     m = T.array(8)
     loads = [("u64", 8), ("u64", 16), ("u64", 24)]
-    lines = ["r9 = r1"]
-    for i, (sz, off) in enumerate(loads):
-        lines += [f"r6 = *({sz} *)(r9 +{off})", f"*(u64 *)(r10 -{8 * (i + 2)}) = r6"]
-    for i in range(len(loads)):
-        lines += [f"r1 = map_fd({m})", f"*(u32 *)(r10 -4) = {i}", "r2 = r10", "r2 += -4",
-                  "call bpf_map_lookup_elem", f"if r0 == 0 goto l{i}",
-                  f"r6 = *(u64 *)(r10 -{8 * (i + 2)})", "*(u64 *)(r0 +0) = r6", f"l{i}:"]
-    T.attach_perf(T.load(TRACEPOINT, "\n".join(lines + ["r0 = 0", "exit"])),
+    T.attach_perf(T.load(TRACEPOINT, store_loads(m, loads)),
                   T.tp_event("raw_syscalls/sys_enter"))
     T.kernel.syscall(T.task, "unlinkat", -100, "/nothing", 0)
     nr, a0, a1 = (T.u64(m, i) for i in range(3))
@@ -173,14 +146,7 @@ def test_tracefs(T):
 def test_tcp_retransmit_and_net_records(T):
     m = T.array(8)
     loads = [("u32", 24), ("u16", 28), ("u16", 30), ("u16", 32), ("u16", 34), ("u32", 76)]
-    lines = ["r9 = r1"]
-    for i, (sz, off) in enumerate(loads):
-        lines += [f"r6 = *({sz} *)(r9 +{off})", f"*(u64 *)(r10 -{8 * (i + 2)}) = r6"]
-    for i in range(len(loads)):
-        lines += [f"r1 = map_fd({m})", f"*(u32 *)(r10 -4) = {i}", "r2 = r10", "r2 += -4",
-                  "call bpf_map_lookup_elem", f"if r0 == 0 goto l{i}",
-                  f"r6 = *(u64 *)(r10 -{8 * (i + 2)})", "*(u64 *)(r0 +0) = r6", f"l{i}:"]
-    T.attach_perf(T.load(TRACEPOINT, "\n".join(lines + ["r0 = 0", "exit"])),
+    T.attach_perf(T.load(TRACEPOINT, store_loads(m, loads)),
                   T.tp_event("tcp/tcp_retransmit_skb"))
     ko = T.kernel.kobjects
     sk = ko.tcp_sock(saddr="10.0.0.1", sport=40000, daddr="10.0.0.2", dport=80)

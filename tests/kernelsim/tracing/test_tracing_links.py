@@ -13,17 +13,10 @@ from kernelsim.errors import BpfError
 from kernelsim.tracing.links import link_create_tracing, raw_tp_open_tracing
 from kernelsim.uapi import BpfAttachType as AT, BpfLinkType, BpfProgType as PT
 
-from tracing_progs import FENTRY, FEXIT, FMOD_RET, ArrayMap, attach, counter, load
+from tracing_progs import FENTRY, FEXIT, FMOD_RET, attach, counter, load
 
 EINVAL, ENOENT, EBUSY = 22, 2, 16
 R0 = "r0 = 0\nexit\n"
-
-
-@pytest.fixture
-def env():
-    k = Kernel()
-    t = k.spawn(comm="loader")
-    return k, t, ArrayMap(k, t)
 
 
 def test_link_create_returns_an_fd_and_close_detaches(env):

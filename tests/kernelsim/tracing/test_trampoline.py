@@ -21,13 +21,6 @@ from tracing_progs import (FENTRY, FEXIT, FMOD_RET, ArrayMap, attach, counter, c
 E2BIG, EBUSY, ENOTSUPP = 7, 16, 524
 
 
-@pytest.fixture
-def env():
-    k = Kernel()
-    t = k.spawn(comm="tracer")
-    return k, t, ArrayMap(k, t, max_entries=64)
-
-
 def test_order_newest_first_per_kind(env):
     k, t, m = env
     fn = k.functions["bpf_modify_return_test"]

@@ -8,6 +8,10 @@ with the verifier log on failure), ``array(n)`` / ``hash(...)`` maps, ``u64(map_
 ``raw_tp(name, fd, cookie)``, ``tp_btf(name, asm_text)``, ``tp_event(path)`` (a tracepoint perf
 event fd), ``kprobe_event(func, retprobe=False)``, ``link(prog_fd, target_fd, attach_type,
 ...)``, ``prog_info(fd)``, ``link_info(fd)``, ``compile(c_source, arch)``.
+
+Asm snippets shared by the tests: ``count_prog(m, key, ret)`` (map[key] += 1),
+``store_stack(m, val_off, key)`` (map[key] = a stack u64), ``store_r6(m, key, ret)`` (map[key] =
+r6), ``store_loads(m, loads, ret)`` (ctx fields into map[0..]). The ``T`` fixture (a fresh Tracer) is in conftest.py.
 """
 
 from __future__ import annotations
@@ -26,6 +30,44 @@ from syscall.perf_abi import ffi as perf_ffi, new_perf_event_attr
 KPROBE, TRACEPOINT, RAW_TP, TRACING = (PT.BPF_PROG_TYPE_KPROBE, PT.BPF_PROG_TYPE_TRACEPOINT,
                                        PT.BPF_PROG_TYPE_RAW_TRACEPOINT, PT.BPF_PROG_TYPE_TRACING)
 ARRAY, HASH, PERF_EVENT_ARRAY, STACK_TRACE = 2, 1, 4, 7
+
+
+def count_prog(m, key: int = 0, ret: int = 0) -> str:
+    """Asm: map[key] += 1 (atomic), then return ``ret``."""
+    return (f"r1 = map_fd({m})\n*(u32 *)(r10 -4) = {key}\nr2 = r10\nr2 += -4\n"
+            f"call bpf_map_lookup_elem\nif r0 == 0 goto out\nr1 = 1\n"
+            f"lock *(u64 *)(r0 +0) += r1\nout:\nr0 = {ret}\nexit\n")
+
+
+def store_stack(m, val_off: int, key: int | None = 0, key_off: int = 4, label: str = "out") -> str:
+    """Asm: map[key] = the u64 at r10 - ``val_off`` (``key`` is first stored at r10 - ``key_off``;
+    None: the key is there already); a missing element jumps to ``label``, which ends the
+    snippet."""
+    lines = [f"r1 = map_fd({m})"]
+    if key is not None:
+        lines.append(f"*(u32 *)(r10 -{key_off}) = {key}")
+    lines += ["r2 = r10", f"r2 += -{key_off}", "call bpf_map_lookup_elem", f"if r0 == 0 goto {label}",
+              f"r1 = *(u64 *)(r10 -{val_off})", "*(u64 *)(r0 +0) = r1", f"{label}:"]
+    return "\n".join(lines) + "\n"
+
+
+def store_r6(m, key: int = 0, ret: int = 0) -> str:
+    """Asm tail: map[key] = r6 (callee-saved: it survives the lookup), then return ``ret``."""
+    return (f"r1 = map_fd({m})\n*(u32 *)(r10 -4) = {key}\nr2 = r10\nr2 += -4\n"
+            f"call bpf_map_lookup_elem\nif r0 == 0 goto out\n*(u64 *)(r0 +0) = r6\nout:\n"
+            f"r0 = {ret}\nexit\n")
+
+
+def store_loads(m, loads, ret: int = 0) -> str:
+    """Asm: each (size, ctx offset) of ``loads`` is read from the ctx (unrolled: the verifier
+    wants constant ctx offsets) and stored at map[i]; then return ``ret``."""
+    lines = ["r9 = r1"]
+    for i, (size, off) in enumerate(loads):
+        lines += [f"r6 = *({size} *)(r9 +{off})", f"*(u64 *)(r10 -{8 * (i + 2)}) = r6"]
+    text = "\n".join(lines) + "\n"
+    for i in range(len(loads)):
+        text += store_stack(m, 8 * (i + 2), key=i, label=f"l{i}")
+    return text + f"r0 = {ret}\nexit\n"
 
 
 class Tracer:

@@ -10,12 +10,14 @@ from kernelsim.bpf_objects import File
 from kernelsim.bpf_prog import BpfLoadAttr, BpfProg
 from kernelsim.bpf_run import bpf_prog_select_runtime
 from kernelsim.isa.asm import assemble
+from kernelsim.tools.tracing_bench import counter_text
 from kernelsim.tracing.attach_target import check_attach_btf_id_tracing
 from kernelsim.tracing.links import tracing_link_attach
 from kernelsim.uapi import BpfAttachType as AT, BpfProgType as PT
 from kernelsim.verifier.verifier import bpf_check
 
 FENTRY, FEXIT, FMOD_RET = AT.BPF_TRACE_FENTRY, AT.BPF_TRACE_FEXIT, AT.BPF_MODIFY_RETURN
+counter = counter_text          # counter(fd, key, ret): value[key] += 1, return ret
 
 
 def load(kernel, task, text: str, func: str, eat=FENTRY, name: str = "prog", sleepable: bool = False):
@@ -88,16 +90,22 @@ class ArrayMap:
         return [self[i] for i in range(n)]
 
 
-def store_slot(fd: int, key: int, src: str) -> str:
-    """Asm: value[key] = <src register or expression loaded into r7 before>."""
+def lookup(fd: int, key: int) -> str:
+    """Asm: r0 = &value[key] of the array map ``fd`` (or NULL)."""
     return f"""
     *(u32 *)(r10 -4) = {key}
     r2 = r10
     r2 += -4
     r1 = map_fd({fd})
     call bpf_map_lookup_elem
+"""
+
+
+def store_slot(fd: int, key: int, src: str) -> str:
+    """Asm: value[key] = <src register or expression loaded into r7 before>."""
+    return lookup(fd, key) + f"""
     if r0 == 0 goto +1
-    *(u64 *)(r0 +0) = r7
+    *(u64 *)(r0 +0) = {src}
 """
 
 
@@ -109,41 +117,16 @@ def ctx_dump(fd: int, nslots: int, base: int = 0) -> str:
     return body + "r0 = 0\nexit\n"
 
 
-def counter(fd: int, key: int = 0, ret: int = 0) -> str:
-    """A program incrementing value[key] (atomic add) and returning ``ret``."""
-    return f"""
-    *(u32 *)(r10 -4) = {key}
-    r2 = r10
-    r2 += -4
-    r1 = map_fd({fd})
-    call bpf_map_lookup_elem
-    if r0 == 0 goto +2
-    r1 = 1
-    lock *(u64 *)(r0 +0) += r1
-    r0 = {ret}
-    exit
-"""
-
-
 def seq_prog(fd: int, slot: int, ret: int = 0) -> str:
     """A program taking a ticket from value[0] (value[0]++) and storing it into value[slot]:
     the order programs ran in is readable afterwards."""
-    return f"""
-    *(u32 *)(r10 -4) = 0
-    r2 = r10
-    r2 += -4
-    r1 = map_fd({fd})
-    call bpf_map_lookup_elem
+    return lookup(fd, 0) + """
     if r0 == 0 goto +12
     r7 = *(u64 *)(r0 +0)
     r8 = r7
     r8 += 1
     *(u64 *)(r0 +0) = r8
-    *(u32 *)(r10 -4) = {slot}
-    r2 = r10
-    r2 += -4
-    r1 = map_fd({fd})
-    call bpf_map_lookup_elem
+""" + lookup(fd, slot) + f"""
     if r0 == 0 goto +2
     r7 += 1
     *(u64 *)(r0 +0) = r7
