@@ -33,7 +33,7 @@ int BPF_PROG(count_vfs_read, struct file *file, char *buf, size_t count)
 	if (n)
 		__sync_fetch_and_add(n, 1);
 	else
-		bpf_map_update_elem(&counts, &pid, &one, 0 /* BPF_ANY */);
+		bpf_map_update_elem(&counts, &pid, &one, BPF_ANY);
 	__sync_fetch_and_add(&total_calls, 1);
 	bpf_printk("vfs_read by pid %d, %lu bytes", pid, count);
 	return 0;

@@ -21,7 +21,7 @@ struct {
 	__uint(max_entries, 128);
 	__type(key, struct key_t);
 	__type(value, struct val_t);
-	__uint(map_flags, 1);             /* BPF_F_NO_PREALLOC (not in vmlinux.h) */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 } stats SEC(".maps");
 
 struct {

@@ -20,6 +20,6 @@ int out(struct __sk_buff *skb)
 {
 	struct sample s = { .len = skb->len, .magic = 0xfeed };
 
-	bpf_perf_event_output(skb, &samples, 0xffffffffULL /* BPF_F_CURRENT_CPU */, &s, sizeof(s));
+	bpf_perf_event_output(skb, &samples, BPF_F_CURRENT_CPU, &s, sizeof(s));
 	return 0;
 }
