@@ -777,11 +777,44 @@ bpf_find_vma_proto = _proto(bpf_find_vma, "find_vma", R.RET_INTEGER,
                             arg_btf_ids=(_BTF_TASK,))
 
 
-# -- offered by 6.18, not implemented by kernelsim (func None) ------------------------------------
+# -- BTF pretty-printing (helpers/btf_show.py) -------------------------------------------------------
 
-bpf_snprintf_btf_proto = _proto(None, "snprintf_btf", R.RET_INTEGER,
+
+def bpf_snprintf_btf(run, r1, r2, r3, r4, r5):
+    """bpf_snprintf_btf(str, str_size, struct btf_ptr *ptr, btf_ptr_size, flags): the object at
+    ptr->ptr of vmlinux type ptr->type_id, printed by btf_show.py into str (truncated to
+    str_size - 1 bytes and a NUL); returns the full length. EINVAL: flags beyond BTF_F_ALL,
+    btf_ptr_size != 16, type id 0; ENOENT: no such type; EFAULT: unreadable object."""
+    from .bprintf import ptr_hash
+    from .btf_show import BTF_F_ALL, BtfShowFault, btf_type_snprintf_show
+    if r5 & ~BTF_F_ALL or (r4 & U32_MASK) != 16:
+        return -errno.EINVAL
+    raw = read_kernel(run, r3, 16)
+    if raw is None:
+        return -errno.EFAULT
+    ptr, type_id = int.from_bytes(raw[:8], "little"), int.from_bytes(raw[8:12], "little", signed=True)
+    btf = run.kernel.btf
+    if type_id <= 0:
+        return -errno.EINVAL
+    if btf is None or type_id >= btf.nr_types:
+        return -errno.ENOENT
+    try:
+        text = btf_type_snprintf_show(btf, type_id, ptr, run.mem, r5, lambda a: ptr_hash(run, a))
+    except BtfShowFault:
+        return -errno.EFAULT
+    data = text.encode()
+    size = r2 & U32_MASK
+    write_kernel(run, r1, data[:size - 1] + b"\0")
+    return len(data)
+
+
+bpf_snprintf_btf_proto = _proto(bpf_snprintf_btf, "snprintf_btf", R.RET_INTEGER,
                                 (A.ARG_PTR_TO_MEM | T.MEM_WRITE, A.ARG_CONST_SIZE, _MEM_RO,
                                  A.ARG_CONST_SIZE, A.ARG_ANYTHING))
+
+
+# -- offered by 6.18, not implemented by kernelsim (func None) ------------------------------------
+
 _SEQ = ("struct", "seq_file")
 bpf_seq_printf_proto = _proto(None, "seq_printf", R.RET_INTEGER,
                               (A.ARG_PTR_TO_BTF_ID, _MEM_RO, A.ARG_CONST_SIZE,
@@ -793,7 +826,10 @@ bpf_seq_write_proto = _proto(None, "seq_write", R.RET_INTEGER,
 bpf_seq_printf_btf_proto = _proto(None, "seq_printf_btf", R.RET_INTEGER,
                                   (A.ARG_PTR_TO_BTF_ID, _MEM_RO, A.ARG_CONST_SIZE_OR_ZERO, A.ARG_ANYTHING),
                                   gpl=True, arg_btf_ids=(_SEQ,))
+
+
 # -- BTF sk_buff and xdp_buff of tracing programs (net/core/filter.c) ------------------------------
+
 
 XDP_FLAGS_HAS_FRAGS = 1 << 0
 SMP_CACHE_BYTES = 64

@@ -21,29 +21,35 @@ def test_every_refused_helper_has_a_reason():
     assert figures["implemented"] + figures["partly"] + len(refused) == figures["offered"]
 
 
-SNPRINTF_BTF = """
+DYNPTR_FROM_MEM = """
     r1 = 0
-    *(u64 *)(r10 -8) = r1
-    *(u64 *)(r10 -16) = r1
-    *(u64 *)(r10 -24) = r1
-    *(u64 *)(r10 -32) = r1
-    r1 = r10
-    r1 += -16
-    r2 = 16
-    r3 = r10
-    r3 += -32
-    r4 = 16
-    r5 = 0
-    call bpf_snprintf_btf
+    *(u32 *)(r10 -4) = r1
+    r2 = r10
+    r2 += -4
+    r1 = map_fd({0})
+    call bpf_map_lookup_elem
+    if r0 == 0 goto out
+    r1 = r0
+    r2 = 8
+    r3 = 0
+    r4 = r10
+    r4 += -32
+    call bpf_dynptr_from_mem
+out:
     r0 = 0
     exit
 """
 
 
+def scen_dynptr(b):
+    from tests.kernelsim.helpers.progkit import RAW_TP, load, mk
+    load(b, RAW_TP, DYNPTR_FROM_MEM, [mk(b, 2, 4, 8, 1)])
+
+
 def test_a_refused_helper_fails_the_load_with_enotsupp():
-    """Linux loads this raw_tp program; kernelsim refuses it after checking the arguments."""
-    from tests.kernelsim.helpers.progkit import RAW_TP, load
+    """Linux loads this raw_tp program; kernelsim refuses it once the arguments before the
+    dynptr are checked."""
     from tests.syscall.diffharness import run_sim
-    log = run_sim(lambda b: load(b, RAW_TP, SNPRINTF_BTF))
-    assert log == ["ENOTSUPP", "kernelsim: bpf_snprintf_btf#149 needs the BTF pretty-printer "
-                               "(btf_type_snprintf_show), which the simulator does not model"]
+    log = run_sim(scen_dynptr)
+    assert log == ["fd", "ENOTSUPP", "kernelsim: bpf_dynptr_from_mem#197 needs dynptr support, which the "
+                               "simulator does not model"]
