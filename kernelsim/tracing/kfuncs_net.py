@@ -30,6 +30,8 @@ tracepoint see them in Linux's order (fentry, the tracepoint, fexit):
   ``__kfree_skb``; ``location`` is __builtin_return_address(0), the return address into the
   caller (kstack.return_address). ``kfree_skb`` / ``kfree_skb_reason`` are static inlines in
   6.18 (no symbol, no BTF FUNC): callers go to ``sk_skb_reason_drop`` directly.
+* ``kfree_skb_list_reason(segs, reason)``: the same tracepoint for each skb of the ``->next``
+  list whose last reference goes.
 * ``trace_netif_receive_skb(skb)``: at the top of ``__netif_receive_skb_core`` (which
   ``__netif_receive_skb`` reaches through the inlined ``__netif_receive_skb_one_core``, then
   calling the matched ``packet_type``'s ``func``: ip_rcv for ETH_P_IP).
@@ -234,6 +236,19 @@ def __kfree_skb(k, skb):
 
 
 def kfree_skb_list_reason(k, segs, reason):
+    # each skb of the ->next list through the inlined __sk_skb_reason_drop (its tracepoint,
+    # location = the return address into our caller), then freed (kfree_skb_add_bulk)
+    location = kstack.return_address(k)
+    while segs:
+        skb = _skb(k, segs)
+        nxt = skb.next
+        if skb_unref(k, segs):
+            if reason == SKB_CONSUMED:
+                trace_hit(k, "consume_skb", segs, location)
+            else:
+                trace_hit(k, "kfree_skb", segs, location, reason, 0)
+            k.kobjects.free(segs)
+        segs = nxt
     return None
 
 

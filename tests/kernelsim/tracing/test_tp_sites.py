@@ -110,6 +110,26 @@ def test_kfree_skb_with_consumed_reason_is_consume_skb():
     assert o.seen() == ["tp consume_skb"]
 
 
+def test_kfree_skb_list_reason_fires_for_each_freed_skb():
+    o = Order()
+    k = o.t.kernel
+    o.fentry("kfree_skb_list_reason")
+    o.tp("kfree_skb")
+    o.fexit("kfree_skb_list_reason")
+    args = o.args("kfree_skb", 3)
+    ko = k.kobjects
+    a, b, c = (ko.alloc_skb(bytes(8)) for _ in range(3))
+    a.set("next", b)
+    b.set("next", c)
+    b.set("users.refs.counter", 2)                     # still referenced: not freed, not traced
+    k.call("kfree_skb_list_reason", a, 2)
+    assert o.seen() == ["fentry kfree_skb_list_reason", "tp kfree_skb", "fexit kfree_skb_list_reason"]
+    # tickets: fentry 0, kfree_skb 1 (a) and 2 (c), fexit 3; a slot keeps its program's last
+    assert [o.t.u64(o.map, i) for i in (1, 2, 3)] == [1, 3, 4]
+    assert args() == [c.addr, 0, 2]                    # the last one: c (called from outside)
+    assert b.get("users.refs.counter") == 1
+
+
 def test_netif_receive_skb_fires_in_the_core():
     o = Order()
     k = o.t.kernel
