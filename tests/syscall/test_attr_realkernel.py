@@ -297,9 +297,11 @@ def test_real_bpf_as_drops_capabilities(objs):
     assert real_bpf_as(65534, 65534, [CAP_BPF], 5, data) == (-1, errno.EPERM)
     ret, err = real_bpf_as(65534, 65534, [CAP_BPF, CAP_PERFMON], 5, data)
     assert (ret >= 0, err) == (True, 0)
-    # unprivileged_bpf_disabled = 2 here: no CAP_BPF, no map
+    # unprivileged_bpf_disabled = 2: no CAP_BPF, no map
+    from tests.realkernel import unprivileged_bpf_disabled
     create = struct.pack("<IIII", 2, 4, 4, 1)
-    assert real_bpf_as(65534, 65534, [], 0, create) == (-1, errno.EPERM)
+    with unprivileged_bpf_disabled(2):
+        assert real_bpf_as(65534, 65534, [], 0, create) == (-1, errno.EPERM)
     ret, err, after = real_bpf_as(0, 0, [CAP_BPF], 0, create, with_attr=True)
     assert err == 0 and after == create
 
