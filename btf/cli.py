@@ -46,7 +46,7 @@ def _dump(args) -> int:
         _write(btf_dump_raw(btf))
     else:
         from .dump_c import btf_dump_c
-        _write(btf_dump_c(btf))
+        _write(btf_dump_c(btf, args.arch))
     return 0
 
 
@@ -102,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("file", nargs="?", help="BTF file (default: the embedded kernel BTF)")
     d.add_argument("--format", choices=("raw", "c"), default="raw")
     d.add_argument("--base", help="base BTF of a split BTF")
+    d.add_argument("--arch", choices=("x86_64", "arm64", "i386", "riscv64", "s390x"), default=None,
+                   help="format c: add the architecture's uapi register struct libbpf's "
+                        "PT_REGS_* macros need (arm64 user_pt_regs ...) when the BTF lacks it")
     d.set_defaults(run=_dump)
     f = sub.add_parser("funcs", help="distill the function models of every FUNC")
     f.add_argument("file", nargs="?", help="BTF file (default: the embedded kernel BTF)")

@@ -445,7 +445,34 @@ class BtfDumpC:
         return "".join(self.out)
 
 
-def btf_dump_c(btf) -> str:
-    """The vmlinux.h text for ``btf`` (base types included for split BTF)."""
-    return BtfDumpC(btf).dump()
+# The user-visible register structs libbpf's bpf_tracing.h casts a kprobe's ctx to on the
+# architectures whose kernel BTF has them but the x86-64 BTF kernelsim runs every machine on does
+# not (their uapi asm/ptrace.h layouts). Appended after the preserve_access_index block: they are
+# read at fixed offsets, never relocated against the kernel BTF.
+ARCH_REGS_C = {
+    "arm64": ("user_pt_regs",
+              "struct user_pt_regs {\n\t__u64 regs[31];\n\t__u64 sp;\n\t__u64 pc;\n"
+              "\t__u64 pstate;\n};\n"),
+    "riscv64": ("user_regs_struct",
+                "struct user_regs_struct {\n\tunsigned long pc, ra, sp, gp, tp, t0, t1, t2, "
+                "s0, s1, a0, a1, a2, a3, a4, a5, a6, a7;\n\tunsigned long s2, s3, s4, s5, s6, "
+                "s7, s8, s9, s10, s11, t3, t4, t5, t6;\n};\n"),
+    "s390x": ("user_pt_regs",
+              "typedef struct {\n\tunsigned long mask;\n\tunsigned long addr;\n} psw_t;\n\n"
+              "typedef struct {\n\tunsigned long args[1];\n\tpsw_t psw;\n"
+              "\tunsigned long gprs[16];\n} user_pt_regs;\n"),
+}
+
+
+def btf_dump_c(btf, arch: str | None = None) -> str:
+    """The vmlinux.h text for ``btf`` (base types included for split BTF). ``arch`` (arm64,
+    riscv64, s390x) adds that architecture's uapi register struct when ``btf`` lacks it."""
+    text = BtfDumpC(btf).dump()
+    extra = ARCH_REGS_C.get(arch or "")
+    if extra is None or btf.find_all_by_name_kind(extra[0], 4) or btf.find_all_by_name_kind(extra[0], 8):
+        return text
+    end = "#endif /* __VMLINUX_H__ */\n"
+    cut = text.rindex(end)
+    return (text[:cut] + f"/* {arch}: uapi asm/ptrace.h (not in this BTF) */\n" + extra[1] + "\n"
+            + text[cut:])
 

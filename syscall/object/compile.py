@@ -72,18 +72,21 @@ def _btf_bytes(btf) -> bytes:
     return bytes(data) if data is not None else btf.to_bytes()
 
 
-def vmlinux_h(btf=None, cache=None) -> Path:
+def vmlinux_h(btf=None, cache=None, arch: str | None = None) -> Path:
     """The directory holding a ``vmlinux.h`` for ``btf`` (default: the embedded kernel BTF),
-    generated once per BTF content."""
+    generated once per BTF content and architecture (``arch`` adds the uapi register struct that
+    libbpf's PT_REGS_* macros use there, btf.dump_c.ARCH_REGS_C, when the BTF lacks it)."""
     import btf as btflib
+    from btf.dump_c import ARCH_REGS_C
     if btf is None:
         btf = btflib.embedded_btf()
+    arch = arch if arch in ARCH_REGS_C else None
     digest = hashlib.sha256(_btf_bytes(btf)).hexdigest()[:16]
-    d = cache_dir(cache) / f"vmlinux-{digest}"
+    d = cache_dir(cache) / (f"vmlinux-{digest}" + (f"-{arch}" if arch else ""))
     header = d / "vmlinux.h"
     if not header.exists():
         d.mkdir(parents=True, exist_ok=True)
-        _atomic_write(header, btflib.btf_dump_c(btf).encode("utf-8", "surrogateescape"))
+        _atomic_write(header, btflib.btf_dump_c(btf, arch).encode("utf-8", "surrogateescape"))
     return d
 
 
@@ -99,7 +102,7 @@ def compile_bpf(source, *, out=None, cflags=(), btf=None, arch: str = "x86_64", 
     if cc is None:
         raise BpfObjectError(errno.ENOENT, "clang not found (install clang, e.g. apt-get install "
                              "clang libbpf-dev)")
-    inc = vmlinux_h(btf, cache)
+    inc = vmlinux_h(btf, cache, arch)
     flags = [*DEFAULT_CFLAGS, f"-D__TARGET_ARCH_{TARGET_ARCH.get(arch, 'x86')}", *cflags]
     h = hashlib.sha256()
     h.update(src.read_bytes())

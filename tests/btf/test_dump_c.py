@@ -138,3 +138,16 @@ def test_packed_bitfields_anonymous(tmp_path):
     text = btf_dump_c(btf)
     assert "__attribute__((packed))" in text
     compile_prog(text, tmp_path, layout_asserts(btf))
+
+
+@pytest.mark.parametrize("arch,name", [("arm64", "struct user_pt_regs {"),
+                                       ("riscv64", "struct user_regs_struct {"),
+                                       ("s390x", "} user_pt_regs;")])
+def test_arch_register_structs_follow_the_access_index_block(arch, name):
+    from btf.dump_c import btf_dump_c
+    from btf.embedded import embedded_btf
+    text = btf_dump_c(embedded_btf(), arch)
+    assert name in text and name not in btf_dump_c(embedded_btf())
+    # outside the preserve_access_index block: read at fixed offsets, never CO-RE relocated
+    assert text.index("#pragma clang attribute pop") < text.index(name)
+    assert btf_dump_c(embedded_btf(), "x86_64") == btf_dump_c(embedded_btf())

@@ -1,22 +1,9 @@
 // kprobe + kretprobe reading the registers through libbpf's bpf_tracing.h, for every
-// __TARGET_ARCH the tests compile it with (test_kprobes.py). vmlinux.h is the simulated x86-64
-// kernel's; the user-visible register structs of the other architectures are declared here as
-// their uapi headers do (asm/ptrace.h).
+// __TARGET_ARCH the tests compile it with (test_kprobes.py). vmlinux.h is the simulated kernel's
+// for the machine's architecture: x86-64 BTF plus, elsewhere, the uapi register struct the
+// PT_REGS_* macros cast to (arm64 user_pt_regs, riscv user_regs_struct, s390 user_pt_regs).
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
-
-#if defined(__TARGET_ARCH_arm64)
-struct user_pt_regs { __u64 regs[31]; __u64 sp; __u64 pc; __u64 pstate; };
-#elif defined(__TARGET_ARCH_riscv)
-struct user_regs_struct {
-	unsigned long pc, ra, sp, gp, tp, t0, t1, t2, s0, s1, a0, a1, a2, a3, a4, a5, a6, a7;
-	unsigned long s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, t3, t4, t5, t6;
-};
-#elif defined(__TARGET_ARCH_s390)
-typedef struct { unsigned long mask; unsigned long addr; } psw_t;
-typedef struct { unsigned long args[1]; psw_t psw; unsigned long gprs[16]; } user_pt_regs;
-#endif
-
 #include <bpf/bpf_tracing.h>
 
 __u64 args[5];

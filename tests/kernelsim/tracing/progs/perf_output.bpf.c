@@ -3,10 +3,6 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
-#ifndef BPF_F_CURRENT_CPU
-#define BPF_F_CURRENT_CPU 0xffffffffULL	/* an anonymous enum of uapi bpf.h, not in BTF */
-#endif
-
 struct {
 	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
 	__uint(key_size, sizeof(int));
