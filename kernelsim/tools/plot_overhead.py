@@ -6,7 +6,8 @@ itself never does).
 
 Left: microseconds per ``kernel.call("bpf_fentry_test1", 1)`` with N fentry or N fexit programs
 (each an array-map counter increment, real BPF through the verifier and the interpreter) against
-running the same N programs directly with ``bpf_prog_run`` plus one untraced call; right: the
+running the same N programs directly with ``bpf_prog_run`` plus one untraced call, and the
+same fentry programs under the 5.5 design (the seed commit's trampoline); right: the
 latency of attaching one more link to a function that has N and detaching it again (two image
 regenerations), for the 6.18 and 5.5 designs. Prints the figures as a Markdown table.
 Needs matplotlib (``pip install matplotlib``; an optional dev dependency).
@@ -37,11 +38,13 @@ def _per_call_us(fn, calls: int, repeats: int) -> float:
 
 def measure(quick: bool = False) -> dict:
     calls, repeats = (20, 3) if quick else (200, 15)
-    out = {"n": list(COUNTS), "fentry": [], "fexit": [], "direct": [], "attach_n": list(ATTACH_COUNTS),
+    out = {"n": list(COUNTS), "fentry": [], "fexit": [], "fentry_5.5": [], "direct": [],
+           "attach_n": list(ATTACH_COUNTS),
            "attach_6.18": [], "attach_5.5": []}
     for n in COUNTS:
         for kind in ("fentry", "fexit"):
             out[kind].append(_per_call_us(Scenario(n, kind).traced_call, calls, repeats))
+        out["fentry_5.5"].append(_per_call_us(Scenario(n, "fentry", "5.5").traced_call, calls, repeats))
         out["direct"].append(_per_call_us(Scenario(n, attach=False).direct_run, calls, repeats))
     acalls = max(3, calls // 20)
     for n in ATTACH_COUNTS:
@@ -52,12 +55,14 @@ def measure(quick: bool = False) -> dict:
 
 
 def table(r: dict) -> str:
-    lines = ["| N | fentry (us/call) | fexit (us/call) | direct N progs (us) | fentry / direct | fexit / direct |",
-             "|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| N | fentry (us/call) | fexit (us/call) | fentry 5.5 (us/call) | direct N progs (us) "
+             "| fentry / direct | fexit / direct | fentry 5.5 / direct |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for i, n in enumerate(r["n"]):
         d = r["direct"][i]
-        lines.append(f"| {n} | {r['fentry'][i]:.1f} | {r['fexit'][i]:.1f} | {d:.1f} | "
-                     f"{r['fentry'][i] / d:.2f} | {r['fexit'][i] / d:.2f} |")
+        lines.append(f"| {n} | {r['fentry'][i]:.1f} | {r['fexit'][i]:.1f} | {r['fentry_5.5'][i]:.1f} | "
+                     f"{d:.1f} | {r['fentry'][i] / d:.2f} | {r['fexit'][i] / d:.2f} | "
+                     f"{r['fentry_5.5'][i] / d:.2f} |")
     lines += ["", "| links already there | attach+detach 6.18 (us) | attach+detach 5.5 (us) |",
               "|---:|---:|---:|"]
     for i, n in enumerate(r["attach_n"]):
@@ -72,6 +77,7 @@ def plot(r: dict, path: str) -> None:
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=110)
     a.plot(r["n"], r["fentry"], "o-", label="traced call, N fentry")
     a.plot(r["n"], r["fexit"], "s-", label="traced call, N fexit")
+    a.plot(r["n"], r["fentry_5.5"], "d:", label="traced call, N fentry, 5.5 design")
     a.plot(r["n"], r["direct"], "^--", label="N programs run directly + untraced call")
     a.set_xlabel("programs attached (N)")
     a.set_ylabel("microseconds per call")

@@ -14,10 +14,12 @@ COUNTS = [0, 1, 2, 4, 8, 16, 32, 38]
 
 
 @pytest.mark.benchmark(group="trampoline")
+@pytest.mark.parametrize("profile", ["6.18", "5.5"])
 @pytest.mark.parametrize("kind", ["fentry", "fexit"])
 @pytest.mark.parametrize("n", COUNTS)
-def test_bench_traced_call(benchmark, n, kind):
-    s = Scenario(n, kind)
+def test_bench_traced_call(benchmark, n, kind, profile):
+    s = Scenario(n, kind, profile)
+    assert s.kernel.profile == profile
     before = s.count
     assert benchmark(s.traced_call) == 2
     runs = s.count - before
