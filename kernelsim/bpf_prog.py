@@ -57,7 +57,10 @@ class BpfProgAux:
 
 
 class BpfProg(BpfObject):
-    """struct bpf_prog. ``insns`` are as loaded; ``insnsi`` are the verifier's rewrite (xlated)."""
+    """struct bpf_prog. ``insns`` are as loaded; ``insnsi`` are what the interpreter runs (the
+    verifier's rewrite of them that keeps ctx accesses on the simulator's ctx mirrors), and
+    ``aux.xlated_insns`` Linux's own rewrite (ctx conversions, inlined lookups ...): what
+    BPF_OBJ_GET_INFO_BY_FD's xlated_prog_insns and `prog dump xlated` show."""
 
     kind = "prog"
 
@@ -67,7 +70,7 @@ class BpfProg(BpfObject):
         self.type = prog_type
         self.expected_attach_type = expected_attach_type
         self.insns = list(insns)          # the instructions as the user submitted them
-        self.insnsi = list(insns)         # after the verifier's fixups: what runs, what xlated dumps show
+        self.insnsi = list(insns)         # after the verifier's fixups: what runs (see the class doc)
         self.len = len(self.insns)
         self.name = name
         self.license = license
