@@ -13,15 +13,21 @@ free-running byte counters (``consumer_pos``, ``producer_pos``, ``pending_pos``)
 A record takes ``round_up(size + 8, 8)`` bytes. Reserving fails (NULL) when the producer would get
 more than ``size - 1`` bytes ahead of the consumer or of the oldest still-busy record.
 
-Memory: Linux maps the data pages twice in a row so that a record wrapping past the end is still
-contiguous. Here the data Region (owner: the map) is ``2 * size`` bytes and a record is always
-read and written at ``[pos & mask, (pos & mask) + len)`` in it, which gives the same contiguity:
-the bytes past ``size`` belong to the wrapped record that wrote them. ``bpf_ringbuf_submit`` and
-``discard`` find the map from the record address with ``kernel.mem.region_of(addr).owner``.
+Memory: one Region (owner: the map) laid out as the part of struct bpf_ringbuf user space maps:
+the consumer page (``consumer_pos``, a u64 at its start), the producer page (``producer_pos``),
+then the data. Linux maps the data pages twice in a row so that a record wrapping past the end is
+still contiguous; here the data part is ``2 * size`` bytes and a record is always read and written
+at ``[pos & mask, (pos & mask) + len)`` in it, which gives the same contiguity: the bytes past
+``size`` belong to the wrapped record that wrote them (a consumer reading each record at its
+position sees what it would on Linux). The positions are read from and written to the pages, so
+an ``mmap`` of the map fd (``ringbuf_map_mmap``: the consumer page writable at offset 0, the
+producer page and the data read-only from offset PAGE_SIZE, as libbpf maps them) shares them with
+the kernel. ``bpf_ringbuf_submit`` and ``discard`` find the map from the record address with
+``kernel.mem.region_of(addr).owner``.
 
-Syscall element commands are ENOTSUPP (524). User space (Python handles) reads records with
-``ringbuf_consume`` / ``ringbuf_drain``; every wakeup the kernel would send (an irq_work) calls
-the functions in ``map.data.wakeup`` and counts in ``map.data.wakeups``.
+Syscall element commands are ENOTSUPP (524). User space reads records with ``ringbuf_consume`` /
+``ringbuf_drain`` (Python handles) or through the mapped pages; every wakeup the kernel would send
+(an irq_work) calls the functions in ``map.data.wakeup`` and counts in ``map.data.wakeups``.
 """
 
 import errno
@@ -46,24 +52,42 @@ BPF_RB_AVAIL_DATA, BPF_RB_RING_SIZE, BPF_RB_CONS_POS, BPF_RB_PROD_POS = 0, 1, 2,
 RINGBUF_CREATE_FLAG_MASK = int(BpfMapFlags.BPF_F_NUMA_NODE)
 
 
+RINGBUF_DATA_OFF = RINGBUF_POS_PAGES * PAGE_SIZE     # the data after the consumer and producer pages
+
+
 class BpfRingbuf:
-    """struct bpf_ringbuf."""
+    """struct bpf_ringbuf: ``region`` holds the consumer page, the producer page and the data."""
 
     def __init__(self, region, size: int):
         self.region = region
         self.mask = size - 1
-        self.consumer_pos = 0
-        self.producer_pos = 0
+        self.data_start = region.start + RINGBUF_DATA_OFF
         self.pending_pos = 0
         self.wakeups = 0
         self.wakeup: list = []          # callables(map) run on every wakeup
 
+    @property
+    def consumer_pos(self) -> int:
+        return int.from_bytes(self.region.buf[0:8], "little")
+
+    @consumer_pos.setter
+    def consumer_pos(self, value: int) -> None:
+        self.region.buf[0:8] = (value & 0xFFFFFFFFFFFFFFFF).to_bytes(8, "little")
+
+    @property
+    def producer_pos(self) -> int:
+        return int.from_bytes(self.region.buf[PAGE_SIZE:PAGE_SIZE + 8], "little")
+
+    @producer_pos.setter
+    def producer_pos(self, value: int) -> None:
+        self.region.buf[PAGE_SIZE:PAGE_SIZE + 8] = (value & 0xFFFFFFFFFFFFFFFF).to_bytes(8, "little")
+
     def hdr_len(self, pos: int) -> int:
-        off = pos & self.mask
+        off = RINGBUF_DATA_OFF + (pos & self.mask)
         return int.from_bytes(self.region.buf[off:off + 4], "little")
 
     def set_hdr(self, pos: int, length: int, pg_off: int) -> None:
-        off = pos & self.mask
+        off = RINGBUF_DATA_OFF + (pos & self.mask)
         self.region.buf[off:off + 8] = length.to_bytes(4, "little") + pg_off.to_bytes(4, "little")
 
 
@@ -78,7 +102,7 @@ def ringbuf_map_alloc(kernel, attr) -> BpfMap:
         raise BpfError(errno.EINVAL, "ringbuf size must be a power-of-2 multiple of the page size")
     check_memory(2 * n)
     map = BpfMap(kernel, attr, None)
-    region = map.area_alloc(2 * n, "ringbuf data")
+    region = map.area_alloc(RINGBUF_DATA_OFF + 2 * n, "ringbuf")
     region.kind = "ringbuf"
     map.data = BpfRingbuf(region, n)
     return map
@@ -118,7 +142,7 @@ def _reserve(map, size: int) -> int:
     pg_off = RINGBUF_NR_META_PAGES + ((prod & rb.mask) >> 12)
     rb.set_hdr(prod, size | BPF_RINGBUF_BUSY_BIT, pg_off)
     rb.producer_pos = new_prod
-    return rb.region.start + (prod & rb.mask) + BPF_RINGBUF_HDR_SZ
+    return rb.data_start + (prod & rb.mask) + BPF_RINGBUF_HDR_SZ
 
 
 def ringbuf_reserve(map, size: int, flags: int) -> int:
@@ -130,11 +154,12 @@ def ringbuf_reserve(map, size: int, flags: int) -> int:
 
 def _commit(map, addr: int, flags: int, discard: bool) -> None:
     rb = map.data
-    off = addr - BPF_RINGBUF_HDR_SZ - rb.region.start
-    length = int.from_bytes(rb.region.buf[off:off + 4], "little") ^ BPF_RINGBUF_BUSY_BIT
+    off = addr - BPF_RINGBUF_HDR_SZ - rb.data_start
+    at = RINGBUF_DATA_OFF + off
+    length = int.from_bytes(rb.region.buf[at:at + 4], "little") ^ BPF_RINGBUF_BUSY_BIT
     if discard:
         length |= BPF_RINGBUF_DISCARD_BIT
-    rb.region.buf[off:off + 4] = length.to_bytes(4, "little")
+    rb.region.buf[at:at + 4] = length.to_bytes(4, "little")
     cons = rb.consumer_pos & rb.mask
     if flags & BPF_RB_FORCE_WAKEUP or (cons == off and not flags & BPF_RB_NO_WAKEUP):
         _wakeup(map)
@@ -186,7 +211,7 @@ def ringbuf_consume(map, sample_cb) -> int:
             if length & BPF_RINGBUF_BUSY_BIT:
                 return cnt
             got_new = True
-            off = (rb.consumer_pos & rb.mask) + BPF_RINGBUF_HDR_SZ
+            off = RINGBUF_DATA_OFF + (rb.consumer_pos & rb.mask) + BPF_RINGBUF_HDR_SZ
             size = length & ~BPF_RINGBUF_DISCARD_BIT
             rb.consumer_pos += round_up(size + BPF_RINGBUF_HDR_SZ, 8)
             if not length & BPF_RINGBUF_DISCARD_BIT:
@@ -196,6 +221,22 @@ def ringbuf_consume(map, sample_cb) -> int:
                 cnt += 1
         if not got_new:
             return cnt
+
+
+def ringbuf_map_mmap(map, writable: bool, offset: int = 0, length: int | None = None) -> memoryview:
+    """Called from mmap of a ring buffer fd (ringbuf_map_mmap_kern): a view of the pages from
+    ``offset``. EPERM: a writable mapping other than exactly the consumer page; EINVAL: past the
+    producer page and the twice-mapped data."""
+    rb = map.data
+    total = RINGBUF_DATA_OFF + 2 * (rb.mask + 1)
+    if length is None:
+        length = total - offset
+    if writable and (offset != 0 or length != PAGE_SIZE):
+        raise BpfError(errno.EPERM, "only the consumer page can be mapped writable")
+    if offset + length > total:
+        raise BpfError(errno.EINVAL, "mapping past the end of the ring buffer")
+    view = memoryview(rb.region.buf)[offset:offset + length]
+    return view if writable else view.toreadonly()
 
 
 def ringbuf_drain(map) -> list[bytes]:
@@ -217,4 +258,5 @@ ringbuf_map_ops = BpfMapOps(
     ringbuf_discard=ringbuf_discard,
     ringbuf_output=ringbuf_output,
     ringbuf_query=ringbuf_query,
+    map_mmap=ringbuf_map_mmap,
 )
