@@ -24,6 +24,7 @@ Example::
     mem.store(r.start, 8, 1)    # MemoryFault: store into read-only region 'ctx'
 """
 
+import struct
 from dataclasses import dataclass, field
 
 PAGE_SHIFT = 12
@@ -32,6 +33,13 @@ KERNEL_BASE = 0xFFFF888000000000     # x86-64 direct map (page_offset_base)
 TASK_SIZE = 0x00007FFFFFFFF000       # x86-64 user/kernel split
 USER_BASE = 0x0000555555554000       # where a simulated task's user allocations start
 U64_MASK = (1 << 64) - 1
+
+# The scalar accesses (1, 2, 4, 8 bytes) through precompiled structs: faster than slicing and
+# int.from_bytes/to_bytes; callers check bounds first, so the structs' own errors never show.
+_FORMATS = {1: "<B", 2: "<H", 4: "<I", 8: "<Q"}
+UNPACK = {n: struct.Struct(f).unpack_from for n, f in _FORMATS.items()}   # size -> (buf, off)
+PACK = {n: struct.Struct(f).pack_into for n, f in _FORMATS.items()}       # size -> (buf, off, v)
+SIZE_MASK = {n: (1 << (8 * n)) - 1 for n in _FORMATS}
 
 
 class MemoryFault(Exception):
@@ -76,9 +84,12 @@ class AddressSpace:
 
     def __init__(self, name: str, base: int = KERNEL_BASE):
         self.name = name
-        self._pages: dict[int, Region] = {}
+        # page number -> the region on it: public so that hot paths (helpers' map_of) can
+        # look a page up without a call; only this class changes it
+        self.pages: dict[int, Region] = {}
         self._next = base
         self.base = base
+        self.stack_pool: list[Region] = []   # free BPF stack regions (kernelsim/isa/interp.py)
 
     # -- mapping -----------------------------------------------------------------------------
 
@@ -105,8 +116,8 @@ class AddressSpace:
             raise ValueError(f"region {name!r} at {start:#x} is not page-aligned")
         region = Region(start, buf, name, kind, writable, owner)
         for page in self._page_range(region):
-            if page in self._pages:
-                raise ValueError(f"region {name!r} at {start:#x} overlaps {self._pages[page]!r}")
+            if page in self.pages:
+                raise ValueError(f"region {name!r} at {start:#x} overlaps {self.pages[page]!r}")
         self._map(region)
         return region
 
@@ -115,8 +126,8 @@ class AddressSpace:
         if not region.mapped:
             return
         for page in self._page_range(region):
-            if self._pages.get(page) is region:
-                del self._pages[page]
+            if self.pages.get(page) is region:
+                del self.pages[page]
         region.mapped = False
 
     def _page_range(self, region: Region) -> range:
@@ -126,20 +137,20 @@ class AddressSpace:
 
     def _map(self, region: Region) -> None:
         for page in self._page_range(region):
-            self._pages[page] = region
+            self.pages[page] = region
 
     # -- lookup ------------------------------------------------------------------------------
 
     def region_of(self, addr: int) -> Region | None:
         """The region containing ``addr``, or None."""
-        region = self._pages.get(addr >> PAGE_SHIFT)
+        region = self.pages.get(addr >> PAGE_SHIFT)
         if region is not None and region.start <= addr < region.start + len(region.buf):
             return region
         return None
 
     def check(self, addr: int, size: int, write: bool = False) -> tuple[Region, int]:
         """Return (region, offset) for an access of ``size`` bytes at ``addr`` or raise MemoryFault."""
-        region = self._pages.get(addr >> PAGE_SHIFT)
+        region = self.pages.get(addr >> PAGE_SHIFT)
         if region is None:
             raise MemoryFault(addr, size, write, "no memory mapped there")
         off = addr - region.start
@@ -153,28 +164,40 @@ class AddressSpace:
     # -- access ------------------------------------------------------------------------------
 
     def load(self, addr: int, size: int) -> int:
-        """Little-endian unsigned load of 1, 2, 4 or 8 bytes."""
-        region = self._pages.get(addr >> PAGE_SHIFT)
+        """Little-endian unsigned load of 1, 2, 4 or 8 bytes (other sizes work too, slower)."""
+        region = self.pages.get(addr >> PAGE_SHIFT)
         if region is not None:
             off = addr - region.start
             if 0 <= off and off + size <= len(region.buf):
-                return int.from_bytes(region.buf[off:off + size], "little")
+                try:
+                    return UNPACK[size](region.buf, off)[0]
+                except KeyError:
+                    return int.from_bytes(region.buf[off:off + size], "little")
         self.check(addr, size)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def store(self, addr: int, size: int, value: int) -> None:
         """Little-endian store of the low ``size`` bytes of ``value``."""
-        region = self._pages.get(addr >> PAGE_SHIFT)
+        region = self.pages.get(addr >> PAGE_SHIFT)
         if region is not None and region.writable:
             off = addr - region.start
             if 0 <= off and off + size <= len(region.buf):
-                region.buf[off:off + size] = (value & ((1 << (size * 8)) - 1)).to_bytes(size, "little")
+                try:
+                    PACK[size](region.buf, off, value & SIZE_MASK[size])
+                except KeyError:
+                    region.buf[off:off + size] = (value & ((1 << (size * 8)) - 1)).to_bytes(
+                        size, "little")
                 return
         self.check(addr, size, write=True)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def read(self, addr: int, size: int) -> bytes:
         """Copy ``size`` bytes out. The range must lie inside one region (objects never straddle)."""
+        region = self.pages.get(addr >> PAGE_SHIFT)
+        if region is not None and size > 0:
+            off = addr - region.start
+            if 0 <= off and off + size <= len(region.buf):
+                return bytes(region.buf[off:off + size])
         if size == 0:
             return b""
         region, off = self.check(addr, size)
@@ -197,4 +220,4 @@ class AddressSpace:
 
     def regions(self) -> list[Region]:
         """All mapped regions, by address."""
-        return sorted({id(r): r for r in self._pages.values()}.values(), key=lambda r: r.start)
+        return sorted({id(r): r for r in self.pages.values()}.values(), key=lambda r: r.start)

@@ -16,7 +16,7 @@ below ``TASK_SIZE``. ``copy_from_kernel_nofault`` refuses user addresses with -E
 import errno
 
 from ..errors import BpfError
-from ..memory import TASK_SIZE, MemoryFault
+from ..memory import PAGE_SHIFT, TASK_SIZE, MemoryFault
 
 U32_MASK = 0xFFFFFFFF
 U64_MASK = (1 << 64) - 1
@@ -191,8 +191,8 @@ def zero_fill(run, addr: int, size: int) -> None:
 
 def map_of(run, addr: int):
     """The BpfMap whose object a CONST_PTR_TO_MAP register points at, or None."""
-    region = run.mem.region_of(addr)
-    if region is None or region.start != addr:
+    region = run.mem.pages.get(addr >> PAGE_SHIFT)    # region_of, for the start address only
+    if region is None or region.start != addr or not region.buf:
         return None
     owner = region.owner
     return owner if getattr(owner, "ops", None) is not None and hasattr(owner, "key_size") else None

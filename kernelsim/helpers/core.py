@@ -56,26 +56,35 @@ def _map_call(run, map_addr, fn):
 
 def bpf_map_lookup_elem(run, r1, r2, r3=0, r4=0, r5=0):
     m = map_of(run, r1)
-    if m is None or m.ops.map_lookup_elem is None:
+    if m is None:
         return 0
-    key = read_kernel(run, r2, m.key_size)
-    if key is None:
+    lookup = m.ops.map_lookup_elem
+    if lookup is None:
         return 0
     try:
-        return m.ops.map_lookup_elem(m, key) or 0
+        key = run.mem.read(r2, m.key_size)     # read_kernel, written out (every lookup's path)
+    except MemoryFault:
+        return 0
+    try:
+        return lookup(m, key) or 0
     except BpfError:
         return 0
 
 
 def bpf_map_update_elem(run, r1, r2, r3, r4, r5=0):
     m = map_of(run, r1)
-    if m is None or m.ops.map_update_elem is None:
+    if m is None:
         return -errno.EINVAL
-    key, value = read_kernel(run, r2, m.key_size), read_kernel(run, r3, m.value_size)
-    if key is None or value is None:
+    update = m.ops.map_update_elem
+    if update is None:
+        return -errno.EINVAL
+    read = run.mem.read                          # read_kernel, written out
+    try:
+        key, value = read(r2, m.key_size), read(r3, m.value_size)
+    except MemoryFault:
         return -errno.EFAULT
     try:
-        m.ops.map_update_elem(m, key, value, r4)
+        update(m, key, value, r4)
     except BpfError as e:
         return -e.errno
     return 0

@@ -306,4 +306,4 @@ def fast_ops(prog) -> list:
 
 def bpf_fast_run(prog, run, ctx: int = 0, *args: int) -> int:
     """``bpf_func`` of the fast tier: as ``interp.bpf_interp_run``, full 64-bit R0."""
-    return _interp.run_from_entry(prog, run, ctx, args, fast_ops)
+    return _interp.bpf_interp_run(prog, run, ctx, *args, tier=fast_ops)

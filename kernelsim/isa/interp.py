@@ -52,12 +52,13 @@ compiles basic blocks to Python source and reuses this module's handlers and loo
 """
 
 import sys
-import weakref
+from itertools import repeat
+from operator import length_hint
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
 from ..errors import BpfRuntimeError
-from ..memory import AddressSpace, MemoryFault, Region
+from ..memory import PACK, UNPACK, AddressSpace, MemoryFault, Region
 from ..uapi import (BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL, BpfFuncId, BpfPseudo, MAX_BPF_STACK,
                     MAX_CALL_FRAMES, MAX_TAIL_CALL_CNT)
 from . import opcodes as _op
@@ -125,7 +126,11 @@ class BpfInterpProg:
 
 
 class _Exit(Exception):
-    """The outermost EXIT (internal)."""
+    """The outermost EXIT (internal). One instance, raised by every outermost EXIT (no object
+    to build per run); its traceback is dropped when it is caught."""
+
+
+_EXIT = _Exit()
 
 
 class _Switch(Exception):
@@ -135,11 +140,9 @@ class _Switch(Exception):
         self.prog, self.pc = prog, pc
 
 
-_stack_pools: "weakref.WeakKeyDictionary[AddressSpace, list[Region]]" = weakref.WeakKeyDictionary()
-
-
 class _RunState:
-    """Per-run interpreter state, in r[12]: frames and stacks."""
+    """Per-run interpreter state, in r[12]: frames and stacks. Stacks are pooled per address
+    space (``AddressSpace.stack_pool``): a run takes one, zeroes it and gives it back."""
 
     __slots__ = ("run", "frames", "depth", "pool", "mem", "cnt", "budget")
 
@@ -147,20 +150,20 @@ class _RunState:
         self.run, self.frames, self.depth, self.mem = run, [], depth, run.mem
         self.cnt = 0                                            # a counting tier's count
         self.budget = sys.maxsize if run.budget is None else run.budget
-        pool = _stack_pools.get(run.mem)
-        if pool is None:
-            pool = _stack_pools[run.mem] = []
-        self.pool = pool
+        self.pool = run.mem.stack_pool
 
     def alloc_stack(self) -> Region:
         if self.pool:
             region = self.pool.pop()
-            region.buf[:] = bytes(MAX_BPF_STACK)
+            region.buf[:] = _ZERO_STACK
             return region
         return self.mem.alloc(MAX_BPF_STACK, "bpf stack", kind="stack")
 
     def free_stack(self, region: Region) -> None:
         self.pool.append(region)
+
+
+_ZERO_STACK = bytes(MAX_BPF_STACK)
 
 
 def _fault(msg: str):
@@ -272,6 +275,10 @@ def _alu_x(d, s, nxt, cls, op, off):
             def h(r):
                 r[d] = (r[d] - r[s]) & 0xFFFFFFFFFFFFFFFF
                 return nxt
+        elif op == BPF_MUL:
+            def h(r):
+                r[d] = (r[d] * r[s]) & 0xFFFFFFFFFFFFFFFF
+                return nxt
         elif op == BPF_OR:
             def h(r):
                 r[d] |= r[s]
@@ -317,6 +324,10 @@ def _alu_x(d, s, nxt, cls, op, off):
     elif op == BPF_SUB:
         def h(r):
             r[d] = (r[d] - r[s]) & 0xFFFFFFFF
+            return nxt
+    elif op == BPF_MUL:
+        def h(r):
+            r[d] = (r[d] * r[s]) & 0xFFFFFFFF
             return nxt
     elif op == BPF_OR:
         def h(r):
@@ -368,6 +379,10 @@ def _alu_k(d, imm, nxt, cls, op, off):
             def h(r):
                 r[d] = (r[d] - k) & 0xFFFFFFFFFFFFFFFF
                 return nxt
+        elif op == BPF_MUL:
+            def h(r):
+                r[d] = (r[d] * k) & 0xFFFFFFFFFFFFFFFF
+                return nxt
         elif op == BPF_OR:
             def h(r):
                 r[d] |= k
@@ -411,6 +426,10 @@ def _alu_k(d, imm, nxt, cls, op, off):
     elif op == BPF_SUB:
         def h(r):
             r[d] = (r[d] - k) & 0xFFFFFFFF
+            return nxt
+    elif op == BPF_MUL:
+        def h(r):
+            r[d] = (r[d] * k) & 0xFFFFFFFF
             return nxt
     elif op == BPF_OR:
         def h(r):
@@ -557,9 +576,9 @@ def _make_exit(insn, pc, dc):
     def h(r):
         st = r[12]
         if not st.frames:
-            raise _Exit
+            raise _EXIT
         saved, prog, ret, stack = st.frames.pop()
-        st.free_stack(stack)
+        st.pool.append(stack)
         r0 = r[0]
         r[:] = saved
         r[0] = r0
@@ -570,15 +589,15 @@ def _make_exit(insn, pc, dc):
 
 
 def _helper_call(r, pc, fn, name):
-    st = r[12]
+    """R0 of a helper or kfunc call (the slow path of a call handler: callx, kfuncs)."""
     try:
-        value = fn(st.run, r[1], r[2], r[3], r[4], r[5])
+        value = fn(r[12].run, r[1], r[2], r[3], r[4], r[5])
     except (BpfRuntimeError, _Exit, _Switch):
         raise
     except Exception as e:
         e.add_note(f"in {name} called by insn {pc}")
         raise
-    if not isinstance(value, int):
+    if value.__class__ is not int and not isinstance(value, int):
         raise BpfRuntimeError(f"insn {pc}: {name} returned {type(value).__name__}, not an int", pc)
     return value & M64
 
@@ -607,12 +626,30 @@ def _make_call(insn, pc, dc):
     if imm == BPF_FUNC_tail_call:
         return _make_tail_call(pc, nxt)
     name = _op.FUNC_ID_STR.get(imm, f"helper {imm}")
+    if imm < 0:
+        msg = f"insn {pc}: call to unknown helper {imm}"
+        return lambda r: _fault(msg)
 
     def h(r):
-        fn = _lookup(r[12].run.helpers, imm) if imm >= 0 else None
+        # _helper_call and _lookup written out: this is every helper call's path
+        run = r[12].run
+        try:
+            fn = run.helpers[imm]
+        except (KeyError, IndexError, TypeError):
+            fn = None
         if fn is None:
             raise BpfRuntimeError(f"insn {pc}: call to unknown helper {imm}", pc)
-        r[0] = _helper_call(r, pc, fn, name)
+        try:
+            value = fn(run, r[1], r[2], r[3], r[4], r[5])
+        except (BpfRuntimeError, _Exit, _Switch):
+            raise
+        except Exception as e:
+            e.add_note(f"in {name} called by insn {pc}")
+            raise
+        if value.__class__ is not int and not isinstance(value, int):
+            raise BpfRuntimeError(f"insn {pc}: {name} returned {type(value).__name__}, "
+                                  "not an int", pc)
+        r[0] = value & 0xFFFFFFFFFFFFFFFF
         return nxt
     return h
 
@@ -758,6 +795,21 @@ def _make_atomic(insn, pc, dc):
             return nxt
         return h
     fn, fetch = _ATOMIC_FN[imm & ~BPF_FETCH], bool(imm & BPF_FETCH)
+    if imm == BPF_ADD and not fetch:
+        # lock *(u64 *)(dst + off) += src, the counter idiom: one region check for the load and
+        # the store, then the bytes in place; a read-only region faults in the store, as above
+        unpack, pack = UNPACK[size], PACK[size]
+
+        def h(r):
+            addr = (r[d] + off) & 0xFFFFFFFFFFFFFFFF
+            region, o = r[12].mem.check(addr, size)
+            new = (unpack(region.buf, o)[0] + r[s]) & mask
+            if region.writable:
+                pack(region.buf, o, new)
+            else:
+                r[14](addr, size, new)            # faults: a store into a read-only region
+            return nxt
+        return h
 
     def h(r):
         addr = (r[d] + off) & M64
@@ -855,38 +907,41 @@ def _insn_text(prog: BpfInterpProg, pc: int) -> str:
     return print_bpf_insn(prog.insns[pc], nxt, ASM_CBS, True)
 
 
-def _execute(prog: BpfInterpProg, run: BpfRunCtx, r: list, pc: int, depth: int,
+def _execute(prog: BpfInterpProg, run: BpfRunCtx, r: list, pc: int, st: _RunState,
              tier: Callable | None = None) -> int:
     """The dispatch loop: run from ``pc`` until the frame we started in exits.
 
     ``tier`` is None for the interpreter, which counts instructions in the loop; a faster tier
     passes ``tier(prog) -> ops``, handlers that count themselves in ``st.cnt`` and check
-    ``st.budget`` (fast.py)."""
-    st = _RunState(run, depth)
-    r[12], r[13], r[14] = st, run.mem.load, run.mem.store
+    ``st.budget`` (fast.py). ``r`` comes filled: R0-R10, AX, then ``st`` and the address
+    space's ``load`` and ``store`` (the layout in the module docstring)."""
     ops = prog.ops if tier is None else tier(prog)
     budget = st.budget
-    n = 0
+    # The interpreter counts by consuming ``left``, one item per instruction: a repeat()
+    # iterator yields without making an int, so counting costs almost nothing; the count is
+    # ``budget - length_hint(left)`` (the instruction that raised included).
+    left = repeat(None, budget) if tier is None else None
     while True:
         try:
             if tier is None:
-                for n in range(n, budget):
+                for _ in left:
                     pc = ops[pc](r)
                 raise BpfRuntimeError(f"instruction budget of {budget} exhausted at insn {pc}", pc)
             while True:
                 pc = ops[pc](r)
-        except _Exit:
-            run.insn_cnt += n + 1 if tier is None else st.cnt
+        except _Exit as e:
+            e.__traceback__ = None                 # the one instance must not keep frames alive
+            run.insn_cnt += budget - length_hint(left) if tier is None else st.cnt
             return r[0]
         except _Switch as sw:
-            prog, pc, n = sw.prog, sw.pc, n + 1
+            prog, pc = sw.prog, sw.pc
             ops = prog.ops if tier is None else tier(prog)
             run.interp_prog = prog
         except MemoryFault as e:
             pc = getattr(e, "bpf_pc", pc)          # a fused block knows the faulting insn
             err = BpfRuntimeError(f"insn {pc}: {_insn_text(prog, pc)}: {e}", pc)
             err.addr, err.size, err.write = e.addr, e.size, e.write
-            run.insn_cnt += n + 1 if tier is None else st.cnt
+            run.insn_cnt += budget - length_hint(left) if tier is None else st.cnt
             _free_frames(st)
             raise err from None
         except BpfRuntimeError as e:
@@ -894,7 +949,7 @@ def _execute(prog: BpfInterpProg, run: BpfRunCtx, r: list, pc: int, depth: int,
                 e.pc = pc
             pc = e.pc
             e.add_note(f"insn {pc}: {_insn_text(prog, pc)}")
-            run.insn_cnt += n + 1 if tier is None else st.cnt
+            run.insn_cnt += budget - length_hint(left) if tier is None else st.cnt
             _free_frames(st)
             raise
         except BaseException:
@@ -908,32 +963,34 @@ def _free_frames(st: _RunState) -> None:
     st.frames.clear()
 
 
-def bpf_interp_run(prog: BpfInterpProg, run: BpfRunCtx, ctx: int = 0, *args: int) -> int:
+def bpf_interp_run(prog: BpfInterpProg, run: BpfRunCtx, ctx: int = 0, *args: int,
+                   tier: Callable | None = None) -> int:
     """Run a program from its first instruction with R1 = ``ctx`` (and R2.. = ``args``) on a
     fresh 512-byte stack; return the full 64-bit R0 (core.c ``___bpf_prog_run``). The default
-    ``bpf_func`` of a decoded program. Raises ``BpfRuntimeError``."""
-    return run_from_entry(prog, run, ctx, args, None)
-
-
-def run_from_entry(prog: BpfInterpProg, run: BpfRunCtx, ctx: int, args: Sequence[int],
-                   tier: Callable | None) -> int:
-    """The body of a tier's ``bpf_func``: registers and stack set up, then ``_execute``."""
+    ``bpf_func`` of a decoded program; another tier's ``bpf_func`` calls it with its handler
+    list maker as ``tier`` (fast.py). Raises ``BpfRuntimeError``."""
     if len(args) > 4:
         raise TypeError("at most five argument registers")
-    st_pool = _RunState(run, 0)
-    stack = st_pool.alloc_stack()
-    r = [0] * 15
-    r[1] = ctx & M64
-    for i, a in enumerate(args, 2):
-        r[i] = a & M64
-    r[10] = stack.end
+    st = _RunState(run, 0)
+    pool = st.pool
+    if pool:
+        stack = pool.pop()
+        stack.buf[:] = _ZERO_STACK
+    else:
+        stack = st.alloc_stack()
+    mem = st.mem
+    r = [0, ctx & M64, 0, 0, 0, 0, 0, 0, 0, 0, stack.start + MAX_BPF_STACK, 0, st, mem.load,
+         mem.store]
+    if args:
+        for i, a in enumerate(args, 2):
+            r[i] = a & M64
     run.tail_call_cnt = 0
     run.insn_cnt = 0
     run.interp_prog = prog
     try:
-        return _execute(prog, run, r, 0, 0, tier)
+        return _execute(prog, run, r, 0, st, tier)
     finally:
-        st_pool.free_stack(stack)
+        pool.append(stack)
 
 
 def bpf_prog_run(prog: BpfInterpProg, run: BpfRunCtx, ctx: int = 0, *args: int) -> int:
@@ -952,13 +1009,13 @@ def interp_call(run: BpfRunCtx, prog: BpfInterpProg, pc: int, *args: int) -> int
         raise BpfRuntimeError(f"callback at insn {pc} is outside the program")
     st = _RunState(run, 1)
     stack = st.alloc_stack()
-    r = [0] * 15
+    r = [0] * 12 + [st, st.mem.load, st.mem.store]
     for i, a in enumerate(args, 1):
         r[i] = a & M64
     r[10] = stack.end
     saved_prog = run.interp_prog
     try:
-        return _execute(prog, run, r, pc, 1)
+        return _execute(prog, run, r, pc, st)
     finally:
         st.free_stack(stack)
         run.interp_prog = saved_prog

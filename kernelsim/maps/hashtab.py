@@ -237,7 +237,7 @@ def _lookup(map, key: bytes):
 
 def htab_map_lookup_elem(map, key: bytes) -> int:
     """Called from a program or syscall: the value's address, or 0."""
-    elem = _lookup(map, key)
+    elem = map.data.elems.get(key if key.__class__ is bytes else bytes(key))   # _lookup
     return elem.region.start if elem is not None else 0
 
 
