@@ -20,6 +20,7 @@ import dataclasses
 import errno
 
 from ..errors import BpfError
+from ..memory import PAGE_SIZE
 from ..uapi import ENOTSUPP, BpfMapFlags, BpfMapType
 from .batch import generic_map_lookup_batch, generic_map_update_batch
 from .map import (BPF_F_ACCESS_MASK, INT_MAX, NUMA_NO_NODE, PCPU_MIN_UNIT_SIZE, BpfMap,
@@ -86,7 +87,10 @@ def array_map_alloc(kernel, attr) -> BpfMap:
     nslots = attr.max_entries * (kernel.ncpus if percpu else 1)
     check_memory(elem_size * nslots)
     map = BpfMap(kernel, attr, None)
-    region = map.area_alloc(elem_size * nslots, "array values")
+    size = elem_size * nslots
+    if attr.map_flags & F.BPF_F_MMAPABLE:       # whole pages, as user space maps them
+        size = -(-size // PAGE_SIZE) * PAGE_SIZE
+    region = map.area_alloc(size, "array values")
     map.data = BpfArray(elem_size, region, percpu)
     return map
 
@@ -220,11 +224,19 @@ def array_map_direct_value_meta(map, addr: int) -> int:
     return addr - base
 
 
-def array_map_mmap(map, writable: bool) -> memoryview:
-    """Called from Python user space (mmap of a BPF_F_MMAPABLE map fd). EINVAL: not MMAPABLE."""
+def array_map_mmap(map, writable: bool, offset: int = 0, length: int | None = None) -> memoryview:
+    """Called from mmap of a BPF_F_MMAPABLE map fd: the values from ``offset`` (page-aligned)
+    for ``length`` bytes (default: to the end). EINVAL: not MMAPABLE, or past
+    PAGE_ALIGN(max_entries * elem_size) as array_map_mmap checks."""
     if not map.map_flags & F.BPF_F_MMAPABLE:
         raise BpfError(errno.EINVAL, "map is not BPF_F_MMAPABLE")
-    view = memoryview(map.data.region.buf)
+    buf = map.data.region.buf
+    limit = -(-map.max_entries * map.data.elem_size // PAGE_SIZE) * PAGE_SIZE
+    if length is None:
+        length = len(buf) - offset
+    if offset + length > limit:
+        raise BpfError(errno.EINVAL, "mapping past the end of the values")
+    view = memoryview(buf)[offset:offset + length]
     return view if writable else view.toreadonly()
 
 

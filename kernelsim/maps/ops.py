@@ -43,7 +43,7 @@ class BpfMapOps:
     map_check_btf: Slot = None        # (map, btf, key_type, value_type) -> None; EINVAL/ENOTSUPP
     map_meta_equal: Slot = None       # (meta, map) -> bool; None: the type cannot be an inner map
     #                                   (bpf_map_meta_alloc: ENOTSUPP), map_in_map.py
-    map_mmap: Slot = None             # (map, writable: bool) -> memoryview; user-space view of the values
+    map_mmap: Slot = None             # (map, writable, offset=0, length=None) -> memoryview; mmap of the fd
 
     # -- element access from programs and syscalls ------------------------------------------
     map_lookup_elem: Slot = None      # (map, key) -> value address or 0. Program side.
