@@ -345,7 +345,7 @@ def bpf_prog_get_info_by_fd(ctx: SysCtx, prog: BpfProg) -> int:
         else:
             info.jited_func_lens = 0
     info.attach_btf_id = aux.attach_btf_id
-    attach = aux.attach_btf
+    attach = aux.dst_prog.aux.btf if aux.dst_prog is not None else aux.attach_btf  # get_target_btf
     if isinstance(attach, BpfBtf):
         info.attach_btf_obj_id = attach.id
     elif attach is not None and aux.attach_btf_id:

@@ -13,8 +13,17 @@ and fills ``prog.aux.attach_func_name``, ``attach_func_proto`` (the FUNC_PROTO i
 
 * ``Tracing programs must provide btf_id``; ``attach_btf_id %u is invalid``;
   ``attach_btf_id %u doesn't have a name``; ``attach_btf_id %u is not a function``;
-* a BPF-program target (``tgt_prog``): ``Can attach to only JITed progs`` (kernelsim
-  interprets every program; fmod_ret would be ``can't modify return codes of BPF programs``);
+* a BPF-program target (``tgt_prog``, attach_prog_fd; prog_target.py runs it):
+  ``Tracing program can only be attached to another program annotated with BTF`` (no prog
+  BTF); ``Subprog %s doesn't exist`` (``attach_btf_id`` names no func_info record of the
+  target); ``Cannot nest tracing program attach more than once`` (the target is itself a
+  TRACING program loaded against a TRACING program: ``aux.attach_tracing_prog``, set at load
+  as bpf_prog_load does); ``can't modify return codes of BPF programs`` (fmod_ret);
+  ``%s is not sleepable`` (no program is on the error-injection list). A subprogram marked
+  unreliable in func_info_aux gets the fallback model (5 u64 arguments) and no FUNC_PROTO.
+  Deliberate difference: kernelsim interprets every program, so the ``Can attach to only
+  JITed progs`` test asks for an execution tier (``bpf_func``) instead of native code, as an
+  x86-64 or arm64 Linux with bpf_jit_enable=1 (JIT_ALWAYS_ON) jits every program;
 * btf_distill_func_proto's refusals (``The function %s has 13 arguments. Too many.`` ...;
   5.5: ENOTSUPP past 6 arguments);
 * ENOENT ``The address of function %s cannot be found`` (not in kallsyms);
@@ -44,7 +53,8 @@ class BpfAttachTargetInfo:
     tgt_name: str            # its name
     tgt_type: int            # the FUNC_PROTO id (prog.aux.attach_func_proto)
     fmodel: object           # btf.FuncModel
-    fn: object               # the KernelFunction (simulator)
+    fn: object               # the KernelFunction (simulator; None for a program target)
+    subprog: int = 0         # the target program's subprogram (a program target)
 
 
 def _btf_of(obj):
@@ -73,7 +83,7 @@ def bpf_check_attach_target(kernel, prog, tgt_prog, btf_id: int, log=None) -> Bp
         btf = kernel.btf if tgt_prog is None else None
     if btf is None:
         _fail(log, errno.EINVAL,
-              "FENTRY/FEXIT program can only be attached to another program annotated with BTF")
+              "Tracing program can only be attached to another program annotated with BTF")
     try:
         t = btf.type_by_id(btf_id)
     except Exception:
@@ -82,9 +92,7 @@ def bpf_check_attach_target(kernel, prog, tgt_prog, btf_id: int, log=None) -> Bp
     if not tname:
         _fail(log, errno.EINVAL, f"attach_btf_id {btf_id} doesn't have a name")
     if tgt_prog is not None:
-        if not getattr(tgt_prog.aux, "jited", False):
-            _fail(log, errno.EINVAL, "Can attach to only JITed progs")
-        _fail(log, errno.EINVAL, "fentry/fexit on BPF programs is not simulated")
+        return _check_prog_target(kernel, prog, tgt_prog, btf, btf_id, t, log)
     profile = getattr(kernel, "profile", "6.18")
     kinds = (AT.BPF_TRACE_FENTRY, AT.BPF_TRACE_FEXIT) if profile == "5.5" else \
         (AT.BPF_TRACE_FENTRY, AT.BPF_TRACE_FEXIT, AT.BPF_MODIFY_RETURN)
@@ -111,15 +119,73 @@ def bpf_check_attach_target(kernel, prog, tgt_prog, btf_id: int, log=None) -> Bp
     return BpfAttachTargetInfo(fn.addr, tname, fn.proto_id, fn.model, fn)
 
 
+def _subprog_of(tgt_prog, btf_id: int) -> int:
+    """The index of the func_info record whose type is ``btf_id`` (-1: none)."""
+    for i, rec in enumerate(tgt_prog.aux.func_info):
+        if rec[1] == btf_id:
+            return i
+    return -1
+
+
+def _check_prog_target(kernel, prog, tgt_prog, btf, btf_id: int, t, log) -> BpfAttachTargetInfo:
+    """The tgt_prog half of bpf_check_attach_target for fentry/fexit/fmod_ret (module doc)."""
+    from btf.distill import btf_distill_func_proto
+    from btf.errors import BtfError
+    from btf.uapi import BtfKind as K
+    from .prog_target import bpf_prog_func_addr
+    tname = t.name
+    aux = tgt_prog.aux
+    subprog = _subprog_of(tgt_prog, btf_id)
+    if subprog < 0:
+        _fail(log, errno.EINVAL, f"Subprog {tname} doesn't exist")
+    infos = getattr(aux, "func_info_aux", None) or ()
+    conservative = subprog < len(infos) and bool(getattr(infos[subprog], "unreliable", False))
+    if tgt_prog.bpf_func is None:                 # no execution tier (the module doc's difference)
+        _fail(log, errno.EINVAL, "Can attach to only JITed progs")
+    if prog.type == PT.BPF_PROG_TYPE_TRACING:
+        if getattr(aux, "attach_tracing_prog", False):
+            _fail(log, errno.EINVAL, "Cannot nest tracing program attach more than once")
+    elif tgt_prog.type == prog.type:
+        _fail(log, errno.EINVAL, "Cannot recursively attach")
+    eat = prog.expected_attach_type
+    if eat == AT.BPF_TRACE_RAW_TP:
+        _fail(log, errno.EINVAL, "Only FENTRY/FEXIT progs are attachable to another BPF prog")
+    if eat not in (AT.BPF_TRACE_FENTRY, AT.BPF_TRACE_FEXIT, AT.BPF_MODIFY_RETURN):
+        _fail(log, errno.EINVAL, f"attach type {int(eat)} has no trampoline")
+    if t.kind != K.BTF_KIND_FUNC:
+        _fail(log, errno.EINVAL, f"attach_btf_id {btf_id} is not a function")
+    proto_id = t.type
+    if btf.type_by_id(proto_id).kind != K.BTF_KIND_FUNC_PROTO:
+        _fail(log, errno.EINVAL, f"attach_btf_id {btf_id}: no FUNC_PROTO")
+    if conservative:
+        proto_id = 0                              # btf_distill_func_proto(NULL): 5 u64 args
+    profile = "5.5" if getattr(kernel, "profile", "6.18") == "5.5" else "6.18"
+    try:
+        fmodel = btf_distill_func_proto(btf, proto_id or None, profile, tname)
+    except BtfError as e:
+        _fail(log, e.errno, getattr(e, "message", str(e)))
+    addr = bpf_prog_func_addr(kernel, tgt_prog, subprog)
+    if prog.aux.sleepable or prog.prog_flags & BPF_F_SLEEPABLE:
+        _fail(log, errno.EINVAL, f"{tname} is not sleepable")   # not within_error_injection_list
+    if eat == AT.BPF_MODIFY_RETURN:
+        _fail(log, errno.EINVAL, "can't modify return codes of BPF programs")
+    return BpfAttachTargetInfo(addr, tname, proto_id, fmodel, None, subprog)
+
+
 def check_attach_btf_id_tracing(kernel, prog, log=None) -> BpfAttachTargetInfo:
     """check_attach_btf_id for a TRACING fentry/fexit/fmod_ret program (called at load): the
     target checks, the deny lists, and the program's attach fields."""
     from .functions import KFUNC_F_DENY, KFUNC_F_NORETURN
-    tgt = bpf_check_attach_target(kernel, prog, prog.aux.dst_prog, prog.aux.attach_btf_id, log)
+    dst_prog = prog.aux.dst_prog
+    tgt = bpf_check_attach_target(kernel, prog, dst_prog, prog.aux.attach_btf_id, log)
     aux = prog.aux
     aux.attach_func_proto = tgt.tgt_type
     aux.attach_func_name = tgt.tgt_name
     aux.fmodel = tgt.fmodel
+    if dst_prog is not None:
+        # bpf_prog_load's bookkeeping of the attachment chain: for the program's whole life
+        aux.attach_tracing_prog = dst_prog.type == PT.BPF_PROG_TYPE_TRACING
+        return tgt
     if aux.attach_btf is None:
         aux.attach_btf = kernel.btf
     if tgt.fn.flags & KFUNC_F_DENY:

@@ -17,14 +17,18 @@ Refusals (BpfError):
 * the trampoline's: E2BIG (BPF_MAX_TRAMP_LINKS), EBUSY (the program is already attached there),
   ENOTSUPP (the architecture cannot trace this prototype).
 
-Re-attaching after the first link died is allowed (a new trampoline reference each time).
+Re-attaching after the first link died is allowed (a new trampoline reference each time) for a
+kernel function. A program loaded against another program (``aux.dst_prog``, attach_prog_fd)
+gives that target to its first link (``link.tgt_prog``; the trampoline's function is a
+prog_target.BpfProgFunc, which patches the target's entry); it has no attach BTF, so any later
+attach is EINVAL, as on Linux; a subprogram target is ENOTSUPP (prog_target.py).
 ``link_create_tracing`` adds link_create's rule (``attach_type`` must equal the program's
 expected_attach_type, EINVAL) and ``raw_tp_open_tracing`` the RAW_TRACEPOINT_OPEN one (``name``
 must be 0, EINVAL; tp_btf programs belong to the tracepoint code: it returns None for them).
 
 A tracing link has no ``detach`` (LINK_DETACH: EOPNOTSUPP) and no ``update_prog``
 (LINK_UPDATE: EINVAL); ``fill_link_info`` gives ``tracing.attach_type``, ``target_obj_id`` (the
-vmlinux BTF object id, 1), ``target_btf_id`` and ``cookie``; ``show_fdinfo`` the fdinfo lines.
+vmlinux BTF object id, 1, or the target program's ID), ``target_btf_id`` and ``cookie``; ``show_fdinfo`` the fdinfo lines.
 """
 
 import errno
@@ -34,8 +38,10 @@ from ..bpf_link import BpfLink, BpfLinkOps, bpf_link_cleanup, bpf_link_prime, bp
 from ..errors import BpfError
 from ..uapi import BpfAttachType as AT, BpfLinkType, BpfProgType as PT
 from .attach_target import bpf_check_attach_target
+from .prog_target import BpfProgFunc, bpf_prog_func_get, bpf_prog_func_put
 from .trampoline import (bpf_trampoline_compute_key, bpf_trampoline_get, bpf_trampoline_link_prog,
-                         bpf_trampoline_put, bpf_trampoline_unlink_prog, bpf_trampoline_unpack_key)
+                         bpf_trampoline_lookup, bpf_trampoline_put, bpf_trampoline_unlink_prog,
+                         bpf_trampoline_unpack_key)
 
 TRAMPOLINE_ATTACH_TYPES = (AT.BPF_TRACE_FENTRY, AT.BPF_TRACE_FEXIT, AT.BPF_MODIFY_RETURN)
 
@@ -45,11 +51,18 @@ def bpf_tracing_link_release(link) -> None:
     tr = link.trampoline
     if tr is not None:
         bpf_trampoline_unlink_prog(link, tr, link.tgt_prog)
-        bpf_trampoline_put(tr)
+        _trampoline_put(tr)
         link.trampoline = None
     if link.tgt_prog is not None:
         link.tgt_prog.put()
         link.tgt_prog = None
+
+
+def _trampoline_put(tr) -> None:
+    """bpf_trampoline_put; the last reference on a program target unpatches its entry."""
+    bpf_trampoline_put(tr)
+    if tr.refcnt <= 0 and isinstance(tr.func, BpfProgFunc):
+        bpf_prog_func_put(tr.func)
 
 
 def bpf_tracing_link_dealloc(link) -> None:
@@ -60,7 +73,7 @@ def bpf_tracing_link_info(link) -> tuple[int, int, int, int]:
     """(attach_type, target_obj_id, target_btf_id, cookie), from the trampoline key as
     bpf_trampoline_unpack_key gives them."""
     key = link.key
-    if link.kernel.profile == "5.5":
+    if link.kernel.profile == "5.5" and not key >> 32:
         obj_id, btf_id = vmlinux_btf_object(link.kernel).id, key
     else:
         obj_id, btf_id = bpf_trampoline_unpack_key(key)
@@ -122,23 +135,38 @@ def _attach(kernel, prog, tgt_prog_fd: int, btf_id: int, cookie: int, files):
         # "For now we only allow new targets for BPF_PROG_TYPE_EXT"
         raise BpfError(errno.EINVAL, "only extension programs can name a new target")
     aux = prog.aux
-    if not aux.attach_btf_id:
-        raise BpfError(errno.EINVAL, "no attach BTF: cannot (re-)attach")
+    tgt_prog = aux.dst_prog
     btf_id = aux.attach_btf_id
-    tgt = bpf_check_attach_target(kernel, prog, None, btf_id)
-    obj_id = vmlinux_btf_object(kernel).id
-    key = bpf_trampoline_compute_key(None, obj_id, btf_id, kernel.profile)
+    if tgt_prog is None:
+        if not btf_id or aux.attach_btf is None:
+            # re-attach needs a kernel attach BTF: a program target is given up by the first
+            # attach (dst_prog moves to that link), so a second attach lands here
+            raise BpfError(errno.EINVAL, "no attach BTF: cannot (re-)attach")
+        tgt = bpf_check_attach_target(kernel, prog, None, btf_id)
+        obj_id = vmlinux_btf_object(kernel).id
+        key = bpf_trampoline_compute_key(None, obj_id, btf_id, kernel.profile)
+        tr = bpf_trampoline_get(kernel, key, tgt.fn)
+    else:
+        tgt = bpf_check_attach_target(kernel, prog, tgt_prog, btf_id)
+        key = bpf_trampoline_compute_key(tgt_prog, 0, btf_id, kernel.profile)
+        tr = bpf_trampoline_lookup(kernel, key)
+        if tr is None:
+            fn = bpf_prog_func_get(kernel, tgt_prog, tgt)   # ENOTSUPP: a subprogram
+            tr = bpf_trampoline_get(kernel, key, fn)
+        else:
+            tr = bpf_trampoline_get(kernel, key, tr.func)
     link = BpfTracingLink(kernel, prog, prog.expected_attach_type, cookie)
     link.key = key
-    tr = bpf_trampoline_get(kernel, key, tgt.fn)
     primer = bpf_link_prime(link)
     try:
         bpf_trampoline_link_prog(link, tr)
     except BaseException:
         bpf_link_cleanup(primer)           # the ID back; the caller keeps its prog reference
-        bpf_trampoline_put(tr)
+        _trampoline_put(tr)
         raise
     link.trampoline = tr
+    if tgt_prog is not None:
+        link.tgt_prog, aux.dst_prog = tgt_prog, None        # the load-time reference moves
     if files is not None:
         fd = bpf_link_settle(primer, files)
     else:

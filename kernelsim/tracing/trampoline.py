@@ -10,7 +10,7 @@ The rules (reference/btf-trampoline.md 5.1-5.5):
 
 * key = ``bpf_trampoline_compute_key``: ``btf_obj_id << 32 | 0x80000000 | btf_id`` for a kernel
   function (the vmlinux BTF has object id 1), ``prog_id << 32 | btf_id`` for a BPF program
-  target; the 5.5 profile keys on the bare btf_id.
+  target (prog_target.py); the 5.5 profile keys a kernel function on the bare btf_id.
 * ``progs_hlist[kind]`` for BPF_TRAMP_FENTRY, _FEXIT, _MODIFY_RETURN, newest first (a new link
   goes to the head, as hlist_add_head); at most ``BPF_MAX_TRAMP_LINKS`` (38 on x86-64, 27 on
   s390x; 40 in 5.5) over all kinds: ``count >= limit`` before adding is E2BIG; a link already on
@@ -57,11 +57,12 @@ KINDS = (BPF_TRAMP_FENTRY, BPF_TRAMP_FEXIT, BPF_TRAMP_MODIFY_RETURN)
 
 def bpf_trampoline_compute_key(tgt_prog=None, btf_obj_id: int = BTF_VMLINUX_OBJ_ID, btf_id: int = 0,
                                profile: str = "6.18") -> int:
-    """include/linux/bpf_verifier.h bpf_trampoline_compute_key (5.5: the bare btf_id)."""
-    if profile == "5.5":
-        return btf_id
+    """include/linux/bpf_verifier.h bpf_trampoline_compute_key (5.5: the bare btf_id for a
+    kernel function; a program target is ``prog id << 32 | btf_id`` in both)."""
     if tgt_prog is not None:
         return (tgt_prog.id << 32) | btf_id
+    if profile == "5.5":
+        return btf_id
     return (btf_obj_id << 32) | 0x80000000 | btf_id
 
 
