@@ -7,8 +7,8 @@ it makes that nop a call into a trampoline image built for the target's BTF prot
 main program's ``int prog(struct __sk_buff *skb)``: one pointer argument, the ctx). kernelsim
 interprets programs, so the patchable entry is ``prog.bpf_func``: ``bpf_prog_func_get`` puts
 an entry in front of the target's execution tier that, while the trampoline has an image, hands
-the ctx (R1; R1-R5 for a five-argument model) to the image as the machine's native argument
-registers; the image saves them as the u64 ctx array, runs the fentry programs, the original
+the ctx (R1) to the image as the first native argument register (any further argument of the
+model, e.g. the 5-u64 fallback, is 0: the interpreter's entry has only the ctx); the image saves them as the u64 ctx array, runs the fentry programs, the original
 program (``BpfProgFunc.orig_native``) and the fexit programs, which see its R0 as the return
 value. Tail calls into the target do not come through here, as on Linux (they jump past the
 nop).

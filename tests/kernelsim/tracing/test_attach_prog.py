@@ -251,8 +251,33 @@ def test_profile_55():
 def test_bpf_get_func_ip_is_the_target_programs_address():
     from kernelsim.tracing.prog_target import bpf_prog_func_addr
     m = Machine()
-    text = "r6 = r1\ncall bpf_get_func_ip\nr7 = r0\n" + store_slot(m.mfd, 1, "r7") + "r0 = 0\nexit\n"
+    text = "call bpf_get_func_ip\nr7 = r0\n" + store_slot(m.mfd, 1, "r7") + "r0 = 0\nexit\n"
     lfd = L.link_create(m.t, m.load(text), 0, FENTRY)
     m.run()
     assert m.slot(1) == bpf_prog_func_addr(m.k, m.tgt) != 0
     m.t.files.close(lfd)
+
+
+def test_fexit_on_a_raw_tracepoint_program_runs_when_the_tracepoint_fires():
+    """The target need not be run by BPF_PROG_TEST_RUN: a raw_tp program fired by its
+    tracepoint goes through its patched entry too, and its tracer via RAW_TRACEPOINT_OPEN."""
+    m = Machine()
+    b = BtfBuilder()
+    i32 = b.add_int("int", 4, 1)
+    pargs = b.add_ptr(b.add_struct("bpf_raw_tracepoint_args", 0))
+    proto = b.add_func_proto(i32)
+    b.add_func_param("ctx", pargs)
+    fid = b.add_func("on_trigger", proto)
+    bfd, _ = L.btf_load(m.t, b.to_bytes())
+    text = lookup(m.mfd, 6) + "if r0 == 0 goto +2\nr1 = 1\nlock *(u64 *)(r0 +0) += r1\n" \
+        "r0 = 3\nexit\n"
+    tp, _ = L.prog_load(m.t, PT.BPF_PROG_TYPE_RAW_TRACEPOINT, code(text), name="tp",
+                        opts=L.ProgLoadOpts(prog_btf_fd=bfd, func_info=struct.pack("<II", 0, fid)))
+    assert L.raw_tracepoint_open(m.t, "bpf_trigger_tp", tp) >= 0
+    fx = m.load(dump(m, {1: 5}), FEXIT, target_fd=tp, btf_id=fid)
+    lfd = L.raw_tracepoint_open(m.t, None, fx)             # name NULL: the program's target
+    m.k.tracepoint("bpf_trigger_tp", 5)
+    assert (m.slot(6), m.slot(7), m.slot(5)) == (1, 1, 3)  # target ran, then fexit saw its R0
+    m.t.files.close(lfd)
+    m.k.tracepoint("bpf_trigger_tp", 5)
+    assert (m.slot(6), m.slot(7)) == (2, 1)
