@@ -7,6 +7,9 @@ that runs the whole block on local variables (registers loaded once, stored back
 returns the next pc. The dispatch loop, frames, calls, exits, tail calls, helpers and run-time
 errors are the interpreter's own: instructions that are not plain ALU, jump, load, store or
 LD_IMM64 (calls, exit, atomics, packet loads, invalid ones) keep their interpreter handler.
+A block whose jump goes back to its own first instruction (a tight loop) runs as a ``while``
+loop inside its function, registers kept in locals across iterations; it counts and checks the
+budget exactly as if the dispatch loop called it once per iteration.
 
 Select it with ``bpf_prog_decode(insns, bpf_func=bpf_fast_run)``; ``bpf_prog_run`` and the kernel
 core's ``prog.bpf_func`` then use it. ``tests/kernelsim/isa/test_isa_fast.py`` runs random programs
@@ -209,36 +212,51 @@ def _block(prog, start: int, end: int) -> tuple[str, str]:
         pc += 1
     nxt = pc
     count = len(pcs)
-    lines = [f"def b{start}(r):", "    st = r[12]", f"    st.cnt += {count}"]
+    target = back = dest = None
+    if term is not None:
+        tpc, tinsn, tkind, cond = term
+        if tkind == "ja":
+            dest = tpc + 1 + tinsn.off
+            target = f"{dest}"
+        elif tkind == "gotol":
+            dest = tpc + 1 + tinsn.imm
+            target = f"{dest}"
+        else:
+            dest = tpc + 1 + tinsn.off
+            target = f"{dest} if {cond} else {tpc + 1}"
+        back = dest <= start
+    # A block that jumps back to its own start runs as a Python loop on its local registers:
+    # the same steps as calling it again from the dispatch loop, without the call and the
+    # register reload (the budget is checked at the same points).
+    loop = dest == start
+    ind = "        " if loop else "    "
+    lines = [f"def b{start}(r):", "    st = r[12]"]
     regs = sorted(reads | writes)
     if regs:
         lines.append("    " + "; ".join(f"r{i} = r[{i}]" for i in regs))
     if mem_ops:
         lines.append("    ld = r[13]; sto = r[14]")
-        lines.append("    try:")
-        lines += ["        " + ln for ln in body or ["pass"]]
+    if loop:
+        lines.append("    while True:")
+    lines.append(f"{ind}st.cnt += {count}")
+    if mem_ops:
+        lines.append(f"{ind}try:")
+        lines += [f"{ind}    " + ln for ln in body or ["pass"]]
         remaining = {p: count - 1 - i for p, i in mem_ops.items()}
-        lines += ["    except MemoryFault as e:", "        e.bpf_pc = p",
-                  f"        st.cnt -= {remaining}[p]", "        raise"]
+        lines += [f"{ind}except MemoryFault as e:", f"{ind}    e.bpf_pc = p",
+                  f"{ind}    st.cnt -= {remaining}[p]", f"{ind}    raise"]
     else:
-        lines += ["    " + ln for ln in body]
+        lines += [f"{ind}" + ln for ln in body]
+    if loop:
+        lines += [f"        t = {target}",
+                  f"        if t != {start} or st.cnt >= st.budget:", "            break"]
     if writes:
         lines.append("    " + "; ".join(f"r[{i}] = r{i}" for i in sorted(writes)))
     if term is None:
         lines.append(f"    return {nxt}")
     else:
-        tpc, tinsn, tkind, cond = term
-        if tkind == "ja":
-            target = f"{tpc + 1 + tinsn.off}"
-            back = tpc + 1 + tinsn.off <= start
-        elif tkind == "gotol":
-            target = f"{tpc + 1 + tinsn.imm}"
-            back = tpc + 1 + tinsn.imm <= start
-        else:
-            dest = tpc + 1 + tinsn.off
-            target = f"{dest} if {cond} else {tpc + 1}"
-            back = dest <= start
-        lines.append(f"    t = {target}")
+        if not loop:
+            lines.append(f"    t = {target}")
         if back:
             lines += ["    if st.cnt >= st.budget:", "        _budget(st, t)"]
         lines.append("    return t")

@@ -150,3 +150,34 @@ def test_memory_scalar_access(size):
     with pytest.raises(MemoryFault, match="no memory mapped"):
         mem.load(r.start - 8, size)
     assert mem.read(r.start, 0) == b"" and mem.read(0x10, 0) == b""
+
+
+@pytest.mark.parametrize("text,budget", [
+    ("r0 = 0\nr1 = 10\nloop: r0 += r1\nr1 += -1\nif r1 != 0 goto loop\nexit", 10_000),
+    ("r0 = 0\nloop: r0 += 1\ngoto loop", 1000),                       # stopped by the budget
+    ("r0 = 0\nloop: r0 += 1\nif r0 < 100 goto loop\nexit", 50),       # budget inside the loop
+    ("r0 = 0\nloop: r0 += 1\nif w0 s< 7 goto loop\nexit", 10_000),
+    # a loop that walks off its buffer: the fault names the load, counts stop there
+    ("r0 = 0\nr2 = r1\nloop: r3 = *(u64 *)(r2 +0)\nr0 += 1\nr2 += 8\ngoto loop", 10_000),
+    ("r0 = 0\nr2 = r1\nloop: *(u32 *)(r2 +0) = 7\nr0 += 1\nr2 += 4\nif r0 < 20 goto loop\nexit",
+     10_000),
+])
+def test_fast_tier_self_loops_match_the_interpreter(text, budget):
+    """A block that jumps back to itself runs as a Python loop in the fast tier: same R0, memory,
+    instruction count and error as the interpreter (the budget may stop it one block later)."""
+    outcomes = []
+    for tier in TIERS:
+        mem = AddressSpace("kernel")
+        buf = mem.alloc(64, "buf")
+        prog = bpf_prog_decode(assemble(text), bpf_func=tier)
+        ctx = BpfRunCtx(mem, budget=budget)
+        try:
+            got = ("ok", prog.bpf_func(prog, ctx, buf.start))
+        except BpfRuntimeError as e:
+            got = ("error", str(e).split(" exhausted")[0], e.pc if "budget" not in str(e) else 0)
+        outcomes.append((got, ctx.insn_cnt, bytes(buf.buf)))
+    slow, fast = outcomes
+    if "budget" in str(slow[0]):
+        assert "budget" in str(fast[0]) and budget <= fast[1] <= budget + 3
+    else:
+        assert fast == slow
