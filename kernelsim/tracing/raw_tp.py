@@ -185,6 +185,13 @@ def check_attach_btf_id_raw_tp(kernel, prog, log=None):
     btf_id = prog.aux.attach_btf_id
     if not btf_id:
         fail("Tracing programs must provide btf_id")
+    dst_prog = getattr(prog.aux, "dst_prog", None)
+    if dst_prog is not None:
+        # a tp_btf program given attach_prog_fd: bpf_check_attach_target's tgt_prog checks, which
+        # end in "Only FENTRY/FEXIT progs are attachable to another BPF prog"
+        from .attach_target import bpf_check_attach_target
+        bpf_check_attach_target(kernel, prog, dst_prog, btf_id, log)
+        fail("Only FENTRY/FEXIT progs are attachable to another BPF prog")
     try:
         t = btf.type_by_id(btf_id)
     except Exception:                       # noqa: BLE001 - BtfError

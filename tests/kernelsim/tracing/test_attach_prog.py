@@ -175,6 +175,7 @@ def test_two_tracers_share_one_trampoline():
     ("sleepable", "tgt_main is not sleepable"),
     ("no_btf_id", "Tracing programs must provide btf_id"),
     ("bad_btf_id", "attach_btf_id 99 is invalid"),
+    ("tp_btf", "Only FENTRY/FEXIT progs are attachable to another BPF prog"),
 ])
 def test_target_refusals(case, want):
     m = Machine()
@@ -190,6 +191,8 @@ def test_target_refusals(case, want):
         err, log = m.load_err(text, flags=1 << 4)
     elif case == "no_btf_id":
         err, log = m.load_err(text, btf_id=0)
+    elif case == "tp_btf":
+        err, log = m.load_err(text, AT.BPF_TRACE_RAW_TP)
     else:
         err, log = m.load_err(text, btf_id=99)
     assert err == errno.EINVAL and want in log
