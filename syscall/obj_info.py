@@ -363,7 +363,15 @@ def bpf_prog_get_info_by_fd(ctx: SysCtx, prog: BpfProg) -> int:
     info.nr_line_info = len(linfo) // SIZEOF_LINE_INFO
     if info.nr_line_info and ulen:
         uaccess.copy_to_user(info.line_info, linfo[:SIZEOF_LINE_INFO * min(ulen, info.nr_line_info)])
-    info.nr_jited_line_info = 0
+    # Linux (JIT on) has one jited_linfo address per line_info record; like jited_ksyms above,
+    # the count is the oracle's and the addresses are zero (kernelsim has no JIT image)
+    ulen = info.nr_jited_line_info
+    info.nr_jited_line_info = info.nr_line_info
+    if info.nr_jited_line_info and ulen:
+        if raw_ok:
+            _put_array(info.jited_line_info, [bytes(8)] * min(ulen, info.nr_jited_line_info))
+        else:
+            info.jited_line_info = 0
     ulen = info.nr_prog_tags
     info.nr_prog_tags = nfuncs
     if ulen:

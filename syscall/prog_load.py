@@ -18,8 +18,11 @@ Order (Linux 6.18; reference/bpf-syscall.md 2.4 "Ordering that matters"):
    compatibility by exact match of the six strings), the signature (not supported: EINVAL);
 7. unknown or unsimulated prog_type: EINVAL (find_prog_type); load_time; the name (EINVAL);
 8. bpf_check: the log attributes (EINVAL, log.c bpf_verifier_log_attr_valid), fd_array, prog
-   BTF and func_info/line_info/core_relo records (rec sizes EINVAL, a non-zero record tail E2BIG
-   with the kernel's size written back), the tracing attach checks (kernelsim/tracing), then
+   BTF, check_btf_func_early (each func_info record checked as it is copied: rec size, tail,
+   offsets, FUNC type ids; EINVAL/E2BIG with the kernel's messages, then the statistics line of
+   skip_full_check), the line_info/core_relo records copied (rec sizes EINVAL, a non-zero record
+   tail E2BIG with the kernel's size written back; kernelsim/verifier/btf_info.py checks the
+   line_info records), the tracing attach checks (kernelsim/tracing), then
    the verifier (kernelsim.verifier.bpf_check; a minimal stand-in when it is not importable);
 9. the log goes back to log_buf; log_true_size is written when the attr covers it; ENOSPC/EFAULT
    from the log replace the result; then bpf_prog_select_runtime, the ID and the fd.
@@ -172,13 +175,54 @@ def _resolve_attach(ctx: SysCtx, a):
     return dst_prog, attach_btf
 
 
+def check_btf_func_early(ctx: SysCtx, log, btf) -> bytes:
+    """verifier.c check_btf_func_early: copy the func_info records, checking each as it comes
+    (EINVAL "invalid func info rec size N"; E2BIG a non-zero record tail, the kernel size
+    written back; EINVAL a first record off instruction 0, offsets not strictly increasing, a
+    type id that is not a FUNC; EFAULT). The messages have no newline, as in the kernel."""
+    a = ctx.attr
+    urec = a.func_info_rec_size
+    if urec < FUNC_INFO_REC[1] or urec > FUNC_INFO_REC[2] or urec % 4:
+        log.write(f"invalid func info rec size {urec}\n")
+        raise BpfError(errno.EINVAL, f"invalid func info rec size {urec}")
+    krec = FUNC_INFO_REC[0]
+    out = bytearray()
+    prev = 0
+    for i in range(a.func_info_cnt):
+        rec = uaccess.copy_from_user(a.func_info + i * urec, urec)
+        if any(rec[krec:]):
+            log.write("nonzero tailing record in func info")
+            ctx.put_user("func_info_rec_size", krec)
+            raise BpfError(errno.E2BIG, "nonzero tailing record in func info")
+        insn_off = int.from_bytes(rec[0:4], "little")
+        type_id = int.from_bytes(rec[4:8], "little")
+        if i == 0 and insn_off:
+            msg = f"nonzero insn_off {insn_off} for the first func info record"
+            log.write(msg)
+            raise BpfError(errno.EINVAL, msg)
+        if i and insn_off <= prev:
+            msg = (f"same or smaller insn offset ({insn_off}) than previous func info record "
+                   f"({prev})")
+            log.write(msg)
+            raise BpfError(errno.EINVAL, msg)
+        t = btf.type_by_id(type_id) if 0 <= type_id < btf.nr_types else None
+        if t is None or t.kind != 12:                 # BTF_KIND_FUNC
+            msg = f"invalid type id {_s32(type_id)} in func info"
+            log.write(msg)
+            raise BpfError(errno.EINVAL, msg)
+        # the FUNC's FUNC_PROTO was checked by BTF_LOAD (btf_func_check)
+        prev = insn_off
+        out += rec[:krec]
+    return bytes(out)
+
+
 def _copy_records(ctx: SysCtx, log, uaddr: int, cnt: int, urec: int, spec, what: str,
                   rec_field: str) -> bytes:
-    """Copy ``cnt`` records of ``urec`` bytes into kernel-size records. EINVAL: bad size; E2BIG:
-    a non-zero tail past the kernel's record (the kernel size is written back); EFAULT."""
+    """Copy ``cnt`` records of ``urec`` bytes into kernel-size records. EINVAL: bad size (no
+    log line: check_btf_line and check_core_relo print none); E2BIG: a non-zero tail past the
+    kernel's record (the kernel size is written back); EFAULT."""
     krec, lo, hi = spec
     if urec < lo or urec > hi or urec % 4:
-        log.write(f"invalid {what} rec size {urec}\n")
         raise BpfError(errno.EINVAL, f"invalid {what} rec size {urec}")
     out = bytearray()
     for i in range(cnt):
@@ -274,7 +318,13 @@ def _load(ctx: SysCtx, prog: BpfProg) -> int:
     err = None
     load_attr = None
     try:
-        load_attr = _early_check(ctx, prog, log)
+        try:
+            load_attr = _early_check(ctx, prog, log)
+        except BpfError:
+            # bpf_check's skip_full_check: the statistics line follows the complaint
+            log.write(f"processed 0 insns (limit {BPF_COMPLEXITY_LIMIT_INSNS}) "
+                      "max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n")
+            raise
         if prog.type in (PT.BPF_PROG_TYPE_TRACING, PT.BPF_PROG_TYPE_LSM, PT.BPF_PROG_TYPE_EXT) \
                 and not prog.aux.attach_btf_id:
             log.write("Tracing programs must provide btf_id\n")     # bpf_check_attach_target
@@ -334,8 +384,9 @@ def _early_check(ctx: SysCtx, prog: BpfProg, log) -> BpfLoadAttr:
         prog_btf = file.obj.get()
     try:
         if a.func_info_cnt:
-            finfo = _copy_records(ctx, log, a.func_info, a.func_info_cnt, a.func_info_rec_size,
-                                  FUNC_INFO_REC, "func info", "func_info_rec_size")
+            finfo = check_btf_func_early(ctx, log, prog_btf.btf)
+        if a.line_info_cnt > 0x7FFFFFFF // LINE_INFO_REC[0]:
+            raise BpfError(errno.EINVAL, "line_info_cnt too large")      # check_btf_line
         if a.line_info_cnt:
             linfo = _copy_records(ctx, log, a.line_info, a.line_info_cnt, a.line_info_rec_size,
                                   LINE_INFO_REC, "line_info", "line_info_rec_size")

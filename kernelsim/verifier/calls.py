@@ -806,6 +806,13 @@ def check_func_call(env, insn) -> None:
     if state.curframe + 1 >= MAX_CALL_FRAMES:
         env.fail(errno.E2BIG, f"the call stack of {state.curframe + 2} frames is too deep")
     caller = state.frame[state.curframe]
+    from . import global_func
+    err = global_func.btf_check_subprog_call(env, sub, caller.regs)
+    if err == errno.EFAULT:
+        raise BpfError(err, "BTF of a subprogram is broken")
+    if global_func.subprog_is_global(env, sub):
+        global_func.check_global_func_call(env, sub, caller, err)
+        return
     from .verifier import init_func_state
     callee = init_func_state(env, state.curframe + 1, idx, sub)
     for r in range(1, 6):
@@ -822,6 +829,7 @@ def check_func_call(env, insn) -> None:
         print_verifier_state(env, state, caller.frameno, True)
         env.verbose("callee:\n")
         print_verifier_state(env, state, state.curframe, True)
+    env.mark_all_scratched()         # the callee's first insn shows its whole state (oracle)
 
 
 def prepare_func_exit(env) -> None:

@@ -56,7 +56,8 @@ class SubprogInfo:
     """struct bpf_subprog_info."""
 
     __slots__ = ("start", "stack_depth", "has_tail_call", "tail_call_reachable", "has_ld_abs",
-                 "is_global")
+                 "is_global", "name", "linkage", "btf_id", "args", "unreliable", "called",
+                 "verified")
 
     def __init__(self, start: int):
         self.start = start
@@ -65,6 +66,13 @@ class SubprogInfo:
         self.tail_call_reachable = False
         self.has_ld_abs = False
         self.is_global = False
+        self.name = ""            # from func_info (check_btf_func)
+        self.linkage = 0          # BTF_FUNC_STATIC / GLOBAL / EXTERN of its FUNC
+        self.btf_id = 0           # the FUNC's type id
+        self.args = None          # global_func.ArgInfo list once derived (btf_prepare_func_args)
+        self.unreliable = False   # its BTF does not describe what callers pass
+        self.called = False       # a global function some verified code calls
+        self.verified = False     # ... and verified on its own (do_check_subprogs)
 
 
 def add_subprog_and_kfunc(env) -> None:

@@ -42,6 +42,7 @@ instruction of that target's replacement; jumps inside a replacement keep their 
 from ..isa.insn import BpfInsn
 from ..uapi import BpfMapType as MT, BpfProgType as PT
 from . import layout
+from .btf_info import adjust_btf_func, adjust_linfo
 
 BPF_REG_AX = 11
 BPF_JA_TRAP = BpfInsn(0x05, 0, 0, -1, 0)
@@ -169,6 +170,7 @@ class _Patcher:
                 out_insns.append(insn)
                 out_auxs.append(aux)
         starts = [first[s] for s in self.starts]
+        self.first = first
         return out_insns, out_auxs, starts
 
 
@@ -176,15 +178,19 @@ class _Prog:
     """The program being rewritten: instructions, the aux record of each (None for inserted
     ones) and the subprogram starts."""
 
-    def __init__(self, insns, auxs, starts):
+    def __init__(self, insns, auxs, starts, linfo=()):
         self.insns, self.auxs, self.starts = list(insns), list(auxs), list(starts)
+        self.linfo = [list(r) for r in linfo]      # line_info records, moved with the code
 
     def patcher(self):
         return _Patcher(self.insns, self.auxs, self.starts)
 
     def apply(self, p: _Patcher):
         if p.repl:
+            n = len(self.insns)
             self.insns, self.auxs, self.starts = p.finish()
+            if self.linfo:
+                self.linfo = adjust_linfo(self.linfo, n, p.repl, p.first)
 
 
 # -- dead code ---------------------------------------------------------------------------------
@@ -567,7 +573,7 @@ def run_fixups(env) -> None:
     run = _Prog(env.insns, env.insn_aux, starts)
     sanitize_dead_code(run)
     env.interp_insns = convert_pseudo_ld_imm64(run.insns)
-    x = _Prog(env.insns, env.insn_aux, starts)
+    x = _Prog(env.insns, env.insn_aux, starts, env.linfo)
     if env.bpf_capable:
         opt_hard_wire_dead_code_branches(x)
         opt_remove_dead_code(x)
@@ -578,3 +584,5 @@ def run_fixups(env) -> None:
     do_misc_fixups(env, x)
     jit_subprogs_dump_form(x)
     env.xlated = convert_pseudo_ld_imm64(x.insns)
+    adjust_btf_func(env, x.starts)
+    env.linfo = x.linfo

@@ -140,6 +140,8 @@ def print_verifier_state(env, vstate, frameno: int, print_all: bool) -> None:
     refs = [r.id for r in vstate.refs if r.id]
     if vstate.refs and vstate.refs[0].id:
         out.append(" refs=" + ",".join(str(x) for x in refs))
+    if state.in_callback_fn:
+        out.append(" cb")
     out.append("\n")
     env.verbose("".join(out))
     if not print_all:

@@ -35,7 +35,7 @@ from ..isa.insn import (BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_END, BPF_E
                         BPF_TO_LE, BPF_X, BPF_ABS, BPF_IND, BPF_IMM, BpfInsn)
 from ..isa.opcodes import bpf_opcode_in_insntable
 from ..uapi import BpfAttachType as AT, BpfProgType as PT, BpfMapType as MT, ENOTSUPP
-from . import cfg, mem, calls
+from . import btf_info, cfg, global_func, mem, calls
 from .branches import is_branch_taken, reg_not_null, reg_set_min_max
 from .log import BpfVerifierLog
 from .reg_state import (CONST_PTR_TO_MAP, NOT_INIT, PTR_MAYBE_NULL, PTR_TO_BTF_ID, PTR_TO_CTX,
@@ -167,6 +167,9 @@ class BpfVerifierEnv:
         self.call_get_stack = False
         self.has_tail_call = False
         self.tail_call_reachable = False
+        self.func_info: list = []          # [insn_off, type_id] per subprogram (btf_info.py)
+        self.linfo: list = []              # [insn_off, file_name_off, line_off, line_col]
+        self.prev_linfo = None             # index of the last record verbose_linfo printed
 
     # -- log ----------------------------------------------------------------------------------
 
@@ -300,8 +303,7 @@ def _bpf_check(env: BpfVerifierEnv) -> None:
     process_fd_array(env)
     cfg.add_subprog_and_kfunc(env)
     cfg.check_subprogs(env)
-    if not env.attr.func_info and any(sp.has_tail_call for sp in env.subprogs[1:]):
-        env.fail(errno.EINVAL, "tail_call is not allowed in subprogs without BTF")
+    btf_info.check_btf_info(env)
     resolve_pseudo_ldimm64(env)
     cfg.check_cfg(env)
     live = cfg.compute_live_registers(env, lambda fid: calls.helper_nargs(env, fid))
@@ -310,6 +312,7 @@ def _bpf_check(env: BpfVerifierEnv) -> None:
         _print_live_regs(env, live)
     check_attach_btf_id(env)
     do_check_main(env)
+    do_check_subprogs(env)
     calls.check_max_stack_depth(env)
     from . import fixups
     fixups.run_fixups(env)
@@ -362,6 +365,7 @@ def _commit(env) -> None:
     aux.call_get_func_ip = env.call_get_func_ip
     aux.call_get_stack = env.call_get_stack
     aux.tail_call_reachable = env.tail_call_reachable
+    btf_info.commit_btf_info(env, aux)
     aux.probe_mem_insns = frozenset(i for i, a in enumerate(env.insn_aux) if a.probe_mem)
     # what runs (fixups.py: the execution image) and what Linux keeps as insnsi (the dump)
     prog.insnsi = env.interp_insns if hasattr(env, "interp_insns") else list(env.insns)
@@ -570,21 +574,56 @@ def init_func_state(env, frameno: int, callsite: int, subprogno: int) -> BpfFunc
 
 
 def do_check_main(env) -> None:
+    global_func.prepare_main_args(env)
+    do_check_common(env, 0)
+
+
+def do_check_subprogs(env) -> None:
+    """do_check_subprogs: each global function that verified code calls, on its own, until no
+    new one is called (global_func.py)."""
+    if not env.func_info:
+        return
+    while True:
+        new = 0
+        for i in range(1, len(env.subprogs)):
+            sp = env.subprogs[i]
+            if not global_func.subprog_is_global(env, i) or not sp.called or sp.verified:
+                continue
+            env.insn_idx = sp.start
+            do_check_common(env, i)
+            if env.log_level & 3:
+                env.verbose(f"Func#{i} ('{sp.name}') is safe for any args that match its "
+                            f"prototype\n")
+            sp.verified = True
+            new += 1
+        if not new:
+            return
+
+
+def do_check_common(env, subprog: int) -> None:
     st = BpfVerifierState()
-    f = init_func_state(env, 0, -1, 0)
+    f = init_func_state(env, 0, -1, subprog)
     st.frame = [f]
     st.curframe = 0
-    r1 = f.regs[1]
-    __mark_reg_known_zero(r1)
-    r1.type = PTR_TO_CTX
+    if subprog:
+        sp = env.subprogs[subprog]
+        if env.log_level & 3:
+            env.verbose(f"Validating {sp.name}() func#{subprog}...\n")
+        global_func.btf_prepare_func_args(env, subprog)
+        global_func.init_global_func_regs(env, subprog, f.regs)
+    else:
+        r1 = f.regs[1]
+        __mark_reg_known_zero(r1)
+        r1.type = PTR_TO_CTX
     env.cur_state = st
     env.mark_all_scratched()
-    env.insn_idx = 0
-    err = None
+    env.insn_idx = env.subprogs[subprog].start if env.subprogs else 0
+    env.prev_insn_idx = -1
     try:
         do_check(env)
     finally:
         env.stack.clear()
+    env.explored.clear()                  # free_states
     if env.log_level and not (env.log_level & 2):
         env.log.bpf_vlog_reset(0)
 
@@ -660,6 +699,8 @@ def do_check(env) -> None:
             if level & 3:
                 if env.scratched_regs or env.scratched_stack:
                     print_insn_state(env, state, state.curframe)
+                if env.linfo:
+                    btf_info.verbose_linfo(env, idx, "; ")
                 env.prev_log_pos = env.log.end_pos
                 env.verbose(f"{idx}: {env.verbose_insn(idx)}\n")
                 env.prev_insn_print_pos = env.log.end_pos - env.prev_log_pos
@@ -1464,6 +1505,11 @@ def check_return_code(env, regno: int, reg_name: str) -> None:
     reg = env.cur_regs()[regno]
     if env.is_pointer_value(regno):
         env.fail(errno.EACCES, f"R{regno} leaks addr as return value")
+    if env.cur_state.frame[0].subprogno:          # a global function verified on its own
+        if reg.type != SCALAR_VALUE:
+            env.fail(errno.EINVAL, f"At subprogram exit the register R{regno} is not a scalar "
+                                   f"value ({reg_type_str(reg.type)})")
+        return
     ptype = prog.type
     eat = prog.expected_attach_type
     rng = None
