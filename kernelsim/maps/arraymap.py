@@ -101,10 +101,11 @@ def _index(map, key: bytes) -> int:
 
 def array_map_lookup_elem(map, key: bytes) -> int:
     """Called from a program or syscall: the address of element ``*(u32 *)key``, or 0 past the end."""
-    index = _index(map, key)
+    index = int.from_bytes(key[:4], "little")     # _index, written out (every lookup's path)
     if index >= map.max_entries:
         return 0
-    return map.data.region.start + index * map.data.elem_size
+    data = map.data
+    return data.region.start + index * data.elem_size
 
 
 def percpu_array_map_lookup_elem(map, key: bytes) -> int:
