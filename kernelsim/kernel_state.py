@@ -19,6 +19,7 @@ from .sysctl import Sysctl
 ARCHES = ("x86_64", "arm64", "i386", "riscv64", "s390x")
 PROFILES = ("6.18", "5.5")
 PID_MAX = 4194304
+_KERNEL_CALL = [None]                  # tracing/call.py's kernel_call, once imported
 
 
 class KernelState:
@@ -98,7 +99,10 @@ class KernelState:
     def call(self, func, *args, **kw):
         """Call a simulated kernel function through whatever is attached to it
         (kernelsim/tracing/call.py): ``kernel.call("eth_type_trans", skb, dev)``."""
-        from .tracing.call import kernel_call
+        kernel_call = _KERNEL_CALL[0]
+        if kernel_call is None:             # imported once: the import is a cost on the hot path
+            from .tracing.call import kernel_call
+            _KERNEL_CALL[0] = kernel_call
         return kernel_call(self, func, *args, **kw)
 
     # -- BPF filesystem and run-time stats (syscall issue) ----------------------------------
