@@ -271,6 +271,15 @@ def check_helper_call(env, insn, insn_idx: int) -> None:
     if func_id == F.BPF_FUNC_get_func_ip:
         check_get_func_ip(env)
         env.call_get_func_ip = True
+    if func_id == F.BPF_FUNC_tail_call and env.cur_state.curframe:
+        # a tail call that succeeds leaves the whole program: from a subprogram, walk that
+        # return to the caller now (R0 unknown), the fall-through later (6.18 check_helper_call)
+        from .verifier import push_stack
+        env.mark_reg_scratched(0)
+        push_stack(env, env.insn_idx + 1, env.insn_idx)
+        __mark_reg_unknown(env.cur_regs()[0], env.bpf_capable)
+        prepare_func_exit(env)
+        env.insn_idx -= 1
 
 
 PTR_CAST_FUNCS = frozenset({F.BPF_FUNC_tcp_sock, F.BPF_FUNC_sk_fullsock, F.BPF_FUNC_skc_to_tcp_sock,

@@ -173,6 +173,17 @@ def check_ld_abs(env, insn) -> None:
         __mark_reg_not_init(regs[r])
         env.check_reg_arg(r, DST_OP_NO_MARK)
     __mark_reg_unknown(regs[0], env.bpf_capable)
+    if env.cur_state.curframe:
+        # bpf_gen_ld_abs's hidden "exit with r0 = 0" returns from a subprogram: walk that
+        # return now, the fall-through later (6.18 check_ld_abs)
+        from .calls import prepare_func_exit
+        from .reg_state import __mark_reg_known_zero
+        from .verifier import push_stack
+        env.mark_reg_scratched(0)
+        push_stack(env, env.insn_idx + 1, env.insn_idx)
+        __mark_reg_known_zero(env.cur_regs()[0])
+        prepare_func_exit(env)
+        env.insn_idx -= 1
 
 
 # -- check_mem_access -------------------------------------------------------------------------

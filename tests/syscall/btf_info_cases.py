@@ -181,6 +181,8 @@ CASES = {
     "ld_abs_in_int_subprog": (LDABS, fi((0, 3), (2, 4)), None, 1),
     "ld_abs_in_void_subprog": (LDABS, fi((0, 3), (2, 6)), None, 1),
     "ld_abs_in_subprog_line_info_only": (LDABS, None, li(0, 2), 1),
+    "ld_abs_in_int_subprog_level2": (LDABS, fi((0, 3), (2, 4)), li(0, 1, 2, 3), 2),
+    "ld_abs_main_level2": (LDABS[16:], None, None, 2),
     "global_scalar": (G_SCALAR, fi((0, 3), (4, 9)), None, 2),
     "global_scalar_level1": (G_SCALAR, fi((0, 3), (4, 9)), None, 1),
     "global_scalar_line_info": (G_SCALAR, fi((0, 3), (4, 9)), li(0, 1, 4, 5), 2),
@@ -244,6 +246,27 @@ def run(task, name: str) -> dict:
         task.close(btf_fd)
 
 
+def run_tail_call_in_subprog(task) -> tuple[bool, str]:
+    """main calls sub, which tail-calls through a prog array: (loaded, level-2 log with the map
+    address written as ADDR)."""
+    import re
+    mfd = L.map_create(task, 3, "pa", 4, 4, 4)             # BPF_MAP_TYPE_PROG_ARRAY
+    btf_fd, _ = L.btf_load(task, BTF)
+    try:
+        prog = (insn(0x85, src=1, imm=1) + EXIT + insn(0x18, 2, 1, imm=mfd) + insn(0)
+                + insn(0xb7, 3, imm=0) + insn(0x85, imm=12) + R0_0 + EXIT)
+        finfo, rs = fi((0, 3), (2, 4))
+        opts = L.ProgLoadOpts(prog_btf_fd=btf_fd, log_level=2, log_size=1 << 16,
+                              func_info=finfo, func_info_rec_size=rs)
+        ret, log, _ = L.bpf_prog_load(task, 1, prog, "GPL", "tail", opts)
+        if ret >= 0:
+            task.close(ret)
+        return ret >= 0, re.sub(r"0x[0-9a-f]{12,16}", "ADDR", log)
+    finally:
+        task.close(btf_fd)
+        task.close(mfd)
+
+
 def complaint(log: str) -> str:
     """The last line before the statistics line (the kernel's complaint)."""
     text = log.split("processed ", 1)[0] if "processed " in log else log
@@ -293,6 +316,8 @@ ANSWERS = {
     'ld_abs_in_int_subprog': (0, ''),
     'ld_abs_in_void_subprog': (22, "LD_ABS is only allowed in functions that return 'int'."),
     'ld_abs_in_subprog_line_info_only': (22, 'LD_ABS is not allowed in subprogs without BTF'),
+    'ld_abs_in_int_subprog_level2': (0, '1: (95) exit'),
+    'ld_abs_main_level2': (0, '3: (95) exit'),
     'global_scalar': (0, "Func#1 ('gsc') is safe for any args that match its prototype"),
     'global_scalar_level1': (0, "Func#1 ('gsc') is safe for any args that match its prototype"),
     'global_scalar_line_info': (0, "Func#1 ('gsc') is safe for any args that match its prototype"),

@@ -54,3 +54,16 @@ def test_line_info_follows_the_rewrites(task, name, offsets):
     assert [r[0] for r in got["line_info"]] == offsets
     assert all(r[0] < len(got["xlated"]) // 8 for r in got["line_info"])
 
+
+
+def test_tail_call_and_ld_abs_in_a_subprogram_return_from_it(task):
+    """6.18 walks the return a successful tail call (or LD_ABS's hidden exit) makes from a
+    subprogram before the fall-through."""
+    ok, log = C.run_tail_call_in_subprog(task)
+    assert ok
+    after = log.split("5: (85) call bpf_tail_call#12\n", 1)[1]
+    assert after.startswith("returning from callee:\n frame1: R0=scalar() R10=fp0\n")
+    assert "from 5 to 6: frame1: R10=fp0" in after
+    log = C.run(task, "ld_abs_in_int_subprog_level2")["log"]
+    assert "returning from callee:\n frame1: R0=0 R6=ctx() R10=fp0" in log
+    assert "from 3 to 4: frame1: R0=scalar() R6=ctx() R10=fp0" in log

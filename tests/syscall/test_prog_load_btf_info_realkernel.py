@@ -3,8 +3,7 @@ bytes (btf_info_cases.py): errno, the whole log (level 1 or 2), and for loaded p
 info's counts and records. Three known differences are taken out before comparing, all
 documented in docs/verifier.md: Linux's precision-tracking lines (``mark_precise: ...`` and the
 state line it reprints after them), its stack-liveness lines (``(0) frame 0 insn 3 +live -8``)
-and helper-call immediates in xlated code (kernel addresses); the LD_ABS-in-subprogram case differs in its processed count (Linux 6.18 explores
-an implicit exit at LD_ABS) and compares errno and complaint only."""
+and helper-call immediates in xlated code (kernel addresses)."""
 
 import re
 
@@ -16,7 +15,6 @@ from tests.syscall import btf_info_cases as C
 
 pytestmark = realkernel_marks
 
-INLINE_ONLY = {"ld_abs_in_int_subprog"}
 _STATE = re.compile(r"^\d+: (frame\d+: )?(R\d|fp-)")
 _LIVE = re.compile(r"^\(\d+(,\d+)*\) ")          # 6.18's stack liveness lines
 
@@ -58,7 +56,12 @@ def test_same_as_linux(real, name):
     lin = C.run(real, name)
     sim = C.run(Kernel().spawn(), name)
     assert (lin["errno"], C.complaint(lin["log"])) == C.ANSWERS[name]
-    if name in INLINE_ONLY:
-        assert (sim["errno"], C.complaint(sim["log"])) == (lin["errno"], C.complaint(lin["log"]))
-        return
     assert _norm(sim) == _norm(lin)
+
+
+def test_tail_call_in_subprog_same_as_linux(real):
+    """A tail call in a subprogram also returns from it (6.18): both paths walked, same log."""
+    lin = C.run_tail_call_in_subprog(real)
+    sim = C.run_tail_call_in_subprog(Kernel().spawn())
+    assert sim[0] == lin[0] is True
+    assert _norm_log(sim[1]) == _norm_log(lin[1])
