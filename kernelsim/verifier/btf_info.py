@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import errno
 import struct
+from dataclasses import dataclass
 
 
 BTF_KIND_INT, BTF_KIND_ENUM, BTF_KIND_FUNC, BTF_KIND_ENUM64 = 1, 6, 12, 19
@@ -205,8 +206,22 @@ def adjust_linfo(linfo, n: int, repl: dict, first: list) -> list:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class BpfFuncInfoAux:
+    """struct bpf_func_info_aux: what the verifier learnt about one subprogram's BTF."""
+
+    linkage: int            # BTF_FUNC_STATIC / GLOBAL / EXTERN
+    unreliable: bool        # its prototype does not describe what callers pass (or the main
+                            # program's is not "one context pointer"): tracing then uses the
+                            # conservative model (kernelsim/tracing/attach_target.py)
+    called: bool            # a global function some verified code calls
+    verified: bool          # ... verified on its own
+
+
 def commit_btf_info(env, aux) -> None:
-    """What bpf_check leaves in prog->aux: func_info (type ids, final offsets) and linfo."""
+    """What bpf_check leaves in prog->aux: func_info (type ids, final offsets), func_info_aux
+    and linfo."""
     aux.func_info = [tuple(r) for r in env.func_info]
     aux.line_info = [tuple(r) for r in env.linfo]
-    aux.func_info_aux = [getattr(sp, "linkage", 0) for sp in env.subprogs] if env.func_info else []
+    aux.func_info_aux = [BpfFuncInfoAux(sp.linkage, sp.unreliable, sp.called, sp.verified)
+                         for sp in env.subprogs] if env.func_info else []

@@ -67,3 +67,26 @@ def test_tail_call_and_ld_abs_in_a_subprogram_return_from_it(task):
     log = C.run(task, "ld_abs_in_int_subprog_level2")["log"]
     assert "returning from callee:\n frame1: R0=0 R6=ctx() R10=fp0" in log
     assert "from 3 to 4: frame1: R0=scalar() R6=ctx() R10=fp0" in log
+
+
+def _aux(task, name):
+    from syscall import libbpf as L
+    code, finfo, linfo, _ = C.CASES[name]
+    btf_fd, _ = L.btf_load(task, C.BTF)
+    opts = L.ProgLoadOpts(prog_btf_fd=btf_fd, func_info=finfo[0], func_info_rec_size=finfo[1])
+    if linfo:
+        opts.line_info, opts.line_info_rec_size = linfo
+    fd, _ = L.prog_load(task, 1, code, "GPL", "aux", opts)
+    return task.files.get(fd).obj.aux
+
+
+@pytest.mark.parametrize("name, expect", [
+    ("main_ctx_proto", [(1, False, False, False), (0, False, False, False)]),
+    ("main_void_ptr_proto", [(1, True, False, False), (0, False, False, False)]),
+    ("global_scalar", [(1, True, False, False), (1, False, True, True)]),
+])
+def test_func_info_aux(task, name, expect):
+    """bpf_func_info_aux: linkage, unreliable (the main program's prototype is not one context
+    pointer, or a call did not match), called and verified (global functions)."""
+    assert [(a.linkage, a.unreliable, a.called, a.verified)
+            for a in _aux(task, name).func_info_aux] == expect
