@@ -8,7 +8,9 @@ nr_line_info, nr_jited_line_info.
 subprogs.bpf.c's main_b calls a global function: both sides verify it separately after the main
 program with the same log lines; the walk differs only where Linux's precision tracking prunes
 and kernelsim's does not (docs/verifier.md), so that program compares the global-function lines,
-the source lines printed and the counts (kernelsim processes 76 instructions, Linux 68)."""
+the source lines printed and the counts (kernelsim processes 76 instructions, Linux 68).
+tracing_real.bpf.c's tracepoint and raw_tp programs take ``void *ctx`` in a global main function:
+both sides log "arg#0 reference type('UNKNOWN ') size cannot be determined: -22" and load."""
 
 import dataclasses
 import re
@@ -24,7 +26,11 @@ from tests.syscall.test_prog_load_btf_info_realkernel import _norm_log
 pytestmark = realkernel_marks
 
 PROGS = Path(__file__).parent / "object" / "progs"
-OBJECTS = ["minimal", "legacy_maps", "maps_btf", "perfbuf", "prog_array", "ringbuf", "subprogs"]
+OBJECTS = ["minimal", "legacy_maps", "maps_btf", "perfbuf", "prog_array", "ringbuf", "subprogs",
+           "tracing_real"]
+# programs whose statistics line differs for a reason outside program BTF (docs/verifier.md):
+# on_unlink's max_states_per_insn (kernelsim 0, Linux 1)
+STATS_DIFFER = {"on_unlink"}
 GLOBAL_LINES = re.compile(r"^(Func#|Validating )")
 
 
@@ -93,4 +99,6 @@ def test_object_logs_as_linux(real, compiled, monkeypatch, name, level):
             assert {x for x in s["log"] if x.startswith("; ")} == \
                    {x for x in r["log"] if x.startswith("; ")}
             continue
+        if prog in STATS_DIFFER:
+            s, r = dict(s, log=s["log"][:-1]), dict(r, log=r["log"][:-1])
         assert s == r, prog
