@@ -13,6 +13,7 @@ tracing_real.bpf.c's tracepoint and raw_tp programs take ``void *ctx`` in a glob
 both sides log "arg#0 reference type('UNKNOWN ') size cannot be determined: -22" and load."""
 
 import dataclasses
+import os
 import re
 from pathlib import Path
 
@@ -62,11 +63,17 @@ def _load_all(task, path: str, level: int, monkeypatch) -> dict:
 
     monkeypatch.setattr(L, "bpf_prog_load", spy)
     obj = bpf_object_open(task, path)
+    pins = []
     try:
         obj.load()
+        pins = [m.pin_path for m in obj.maps.values() if getattr(m, "pin_path", None)]
     finally:
         obj.close()
         monkeypatch.setattr(L, "bpf_prog_load", orig)
+        if task.__class__.__name__ != "Task":       # the real machine: libbpf leaves pins behind
+            for pin in pins:
+                if os.path.exists(pin):
+                    os.unlink(pin)
     return out
 
 
