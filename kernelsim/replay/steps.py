@@ -487,8 +487,6 @@ class Scenario:
         argument, e.g. ``kernelsim replay --profile``, overrides the file's): ``name[arch]``,
         ``name[profile]`` or ``name[arch,profile]`` in the report; itself when neither is a list."""
         profs = tuple(profiles) if profiles else self.profiles
-        if not profiles and not self.profiles:
-            profs = ()
         arches = self.arches or (self.kernel.arch,)
         if not self.arches and not profs:
             return [self]
@@ -616,7 +614,6 @@ class _Builder:
         text = k.get("declare")
         if not text:
             return None
-        import re
         from pathlib import Path
         from btf import BtfError
         from btf.cdecl import btf_from_c
