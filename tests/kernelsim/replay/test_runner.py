@@ -232,10 +232,6 @@ events:
 
 
 @needs_bpf
-@pytest.mark.xfail(reason="MAP_UPDATE_ELEM on a per-CPU array fails with EFAULT: kernelsim/maps/map.py "
-                          "bpf_map_update_value calls map_update_value(map, key, value, flags, files, "
-                          "map_file) but arraymap.bpf_percpu_array_update takes (map, key, value, flags, "
-                          "files=None)", strict=False)
 def test_percpu_map_values_per_cpu_and_summed():
     res = run("""\
 kernel: {cpus: 2}
