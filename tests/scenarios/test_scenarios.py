@@ -26,7 +26,7 @@ def variants():
             yield pytest.param(v, id=f"{f.stem}{v.name[len(sc.name):]}")
 
 
-@pytest.mark.parametrize("scenario", variants())
+@pytest.mark.parametrize("scenario", list(variants()))
 def test_scenario(scenario):
     res = Replay(scenario, scale=SCALE).run()
     if res.missing is not None:
