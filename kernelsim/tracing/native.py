@@ -50,7 +50,7 @@ def make_codec(model, arch: str):
                   bool(loc.flags & BTF_FMODEL_SIGNED_ARG))
                  for loc in pl.args for p in loc.pieces)
 
-    def encode(cargs, garbage=0):
+    def encode_raw(cargs, garbage=0):
         regs = [0] * nregs
         stack = [0] * nstack
         g = garbage & wmask
@@ -60,9 +60,12 @@ def make_codec(model, arch: str):
                 regs[idx] = w
             else:
                 stack[idx] = w
-        return NativeCall(regs, stack, {})
+        return regs, stack, {}
+
+    def encode(cargs, garbage=0):
+        return NativeCall(*encode_raw(cargs, garbage))
     encode.plan = plan
-    encode.shape = (nregs, nstack, wmask)
+    encode.raw = encode_raw                 # (regs, stack, memory) without the record: the hot path
 
     def decode(regs, stack, mem=None):
         out = []
@@ -106,21 +109,9 @@ def make_call_path(model, arch: str, invoke):
             return encode_ret_of(invoke(decode(regs, stack, mem)))
         return encode_raw_slow, orig_slow
 
-    nregs, nstack, wmask = encode.shape
+    encode_raw = encode.raw
     size = model.ret_size
     rmask = None if size and size < 8 and arch in ("riscv64", "s390x") else (1 << (8 * size)) - 1
-
-    def encode_raw(cargs, garbage=0):
-        regs = [0] * nregs
-        stack = [0] * nstack
-        g = garbage & wmask
-        for (in_reg, idx, mask, _bits, _signed), v in zip(plan, cargs):
-            w = (g & ~mask) | (v & mask)
-            if in_reg:
-                regs[idx] = w
-            else:
-                stack[idx] = w
-        return regs, stack, {}
 
     def orig(regs, stack, mem=None):
         out = []
