@@ -62,7 +62,7 @@ class Task(TaskStruct):
     def mmap(self, fd: int, length: int, prot: int = 3, flags: int = 1, offset: int = 0):
         """mmap(2) (prot PROT_READ|PROT_WRITE, flags MAP_SHARED by default): of a perf event fd,
         a writable memoryview of its ring buffer (header page and data pages); of a map fd (a
-        BPF_F_MMAPABLE array, a ring buffer's pages), a MapMapping whose ``view`` shares the
+        BPF_F_MMAPABLE array, a ring buffer's pages), a BpfMapMmap whose ``view`` shares the
         map's bytes; or -errno (syscall/mmap.py)."""
         from syscall.mmap import sys_mmap
         return sys_mmap(self, fd, length, prot, flags, offset)

@@ -2,9 +2,10 @@
 (kernel/bpf/syscall.c bpf_map_mmap, the types' map_mmap: arraymap.c array_map_mmap for
 BPF_F_MMAPABLE arrays, ringbuf.c ringbuf_map_mmap_kern; mm/mmap.c do_mmap for the file checks).
 
-``sys_mmap(task, fd, length, prot, flags, offset)`` returns, for a map fd, a ``MapMapping``
-(``view``: a memoryview of the shared bytes, read-only without PROT_WRITE; indexing and
-``len()`` go to it) or -errno, checked in the kernel's order:
+``sys_mmap(task, fd, length, prot, flags, offset)`` returns, for a map fd, a
+``kernelsim.maps.map.BpfMapMmap`` (``view``: a memoryview of the shared bytes, read-only without
+PROT_WRITE; indexing and ``len()`` go to it) or -errno, checked in the kernel's order (do_mmap's
+file checks here, then map.py's bpf_map_mmap and the type's map_mmap):
 
 * EINVAL: length 0, an offset that is not page-aligned;  EBADF: not an open fd;
 * EACCES: the fd was not opened for reading (BPF_F_WRONLY), or PROT_WRITE with MAP_SHARED on an fd
@@ -28,60 +29,16 @@ import errno
 
 from kernelsim.bpf_objects import FMODE_READ, FMODE_WRITE
 from kernelsim.errors import BpfError
-from kernelsim.maps.map import MapFile, map_has_spin_lock
+from kernelsim.maps.map import BpfMapMmap, MapFile, bpf_map_mmap
 from kernelsim.memory import PAGE_SIZE
-from kernelsim.uapi import ENOTSUPP, BpfMapFlags
 
 PROT_READ, PROT_WRITE = 0x1, 0x2
 MAP_SHARED, MAP_PRIVATE = 0x01, 0x02
 
 
-class MapMapping:
-    """One mmap of a map fd (a vm_area_struct of bpf_map_default_vmops)."""
-
-    def __init__(self, map, view: memoryview, writable: bool, offset: int):
-        self.map, self.view, self.writable, self.offset = map, view, writable, offset
-        if writable:
-            map.writecnt += 1                   # bpf_map_write_active_inc
-
-    def __len__(self) -> int:
-        return len(self.view)
-
-    def __getitem__(self, i):
-        return self.view[i]
-
-    def __setitem__(self, i, v) -> None:
-        self.view[i] = v
-
-    def close(self) -> None:
-        """munmap: the mapping is gone; a writable one stops counting as a writer."""
-        if self.view is None:
-            return
-        if self.writable:
-            self.map.writecnt -= 1
-        self.view.release()
-        self.view = None
-
-
-def bpf_map_mmap(map, length: int, prot: int, flags: int, offset: int) -> MapMapping:
-    """bpf_map_mmap (after do_mmap's file checks). BpfError as the module docstring lists."""
-    if map.ops.map_mmap is None or map_has_spin_lock(map):
-        raise BpfError(ENOTSUPP, "this map cannot be mmapped")
-    if not flags & MAP_SHARED:
-        raise BpfError(errno.EINVAL, "a map can only be mapped MAP_SHARED")
-    writable = bool(prot & PROT_WRITE)
-    if writable:
-        if map.frozen:
-            raise BpfError(errno.EPERM, "writable mapping of a frozen map")
-        if map.map_flags & BpfMapFlags.BPF_F_RDONLY_PROG:
-            raise BpfError(errno.EACCES, "writable mapping of a BPF_F_RDONLY_PROG map")
-    view = map.ops.map_mmap(map, writable, offset, length)
-    return MapMapping(map, view, writable, offset)
-
-
 def sys_mmap(task, fd: int, length: int, prot: int = PROT_READ | PROT_WRITE, flags: int = MAP_SHARED,
              offset: int = 0):
-    """mmap(NULL, length, prot, flags, fd, offset): a MapMapping for a map fd, the perf ring's
+    """mmap(NULL, length, prot, flags, fd, offset): a BpfMapMmap for a map fd, the perf ring's
     memoryview for a perf event fd (syscall/perf.py), or -errno."""
     try:
         length, prot, flags, offset = int(length), int(prot), int(flags), int(offset)
@@ -97,14 +54,15 @@ def sys_mmap(task, fd: int, length: int, prot: int = PROT_READ | PROT_WRITE, fla
             if prot & PROT_WRITE:
                 raise BpfError(errno.EACCES, "PROT_WRITE on an fd not open for writing")
             flags &= ~MAP_SHARED            # do_mmap: a file that cannot be written loses VM_SHARED
-        return bpf_map_mmap(file.obj, length, prot, flags, offset)
+        return bpf_map_mmap(file.obj, bool(prot & PROT_WRITE), offset, length,
+                            shared=bool(flags & MAP_SHARED))
     except BpfError as e:
         return -e.errno
 
 
 def sys_munmap(task, mapping) -> int:
     """munmap of a mapping sys_mmap returned: 0 (EINVAL for anything else)."""
-    if not isinstance(mapping, MapMapping):
+    if not isinstance(mapping, BpfMapMmap):
         return -errno.EINVAL
     mapping.close()
     return 0

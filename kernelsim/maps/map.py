@@ -299,30 +299,51 @@ def bpf_map_update_value(map: BpfMap, key: bytes, value: bytes, flags: int, file
 
 
 class BpfMapMmap:
-    """A user-space mapping of a map's values (bpf_map_mmap): ``view`` is a memoryview of the
-    type's ``map_mmap``; a writable one counts as a writer (MAP_FREEZE is EBUSY until
-    ``close()``)."""
+    """One user-space mapping of a map (a vm_area_struct of bpf_map_default_vmops): ``view`` is
+    the memoryview the type's ``map_mmap`` gives for ``offset``/``length`` (read-only unless
+    writable; indexing and ``len()`` go to it). A writable one counts as a writer of the map
+    (MAP_FREEZE is EBUSY) until ``close()`` (munmap)."""
 
-    def __init__(self, map: BpfMap, writable: bool):
-        self.map, self.writable = map, writable
-        self.view = map.ops.map_mmap(map, writable)
+    def __init__(self, map: BpfMap, writable: bool, offset: int = 0, length: int | None = None):
+        self.map, self.writable, self.offset = map, writable, offset
+        self.view = map.ops.map_mmap(map, writable, offset, length)
         if writable:
-            map.writecnt += 1
+            map.writecnt += 1                   # bpf_map_write_active_inc
+
+    def __len__(self) -> int:
+        return len(self.view)
+
+    def __getitem__(self, i):
+        return self.view[i]
+
+    def __setitem__(self, i, v) -> None:
+        self.view[i] = v
 
     def close(self) -> None:
-        if self.writable and self.view is not None:
+        if self.view is None:
+            return
+        if self.writable:
             self.map.writecnt -= 1
+        self.view.release()
         self.view = None
 
 
-def bpf_map_mmap(map: BpfMap, writable: bool = True) -> BpfMapMmap:
-    """Called from Python user space (mmap of a map fd). ENODEV: the type cannot be mapped;
-    EPERM: a writable mapping of a frozen map."""
-    if map.ops.map_mmap is None:
-        raise BpfError(errno.ENODEV, "map type cannot be mmapped")
-    if writable and map.frozen:
-        raise BpfError(errno.EPERM, "writable mapping of a frozen map")
-    return BpfMapMmap(map, writable)
+def bpf_map_mmap(map: BpfMap, writable: bool = True, offset: int = 0, length: int | None = None,
+                 shared: bool = True) -> BpfMapMmap:
+    """syscall.c bpf_map_mmap, called from mmap of a map fd (syscall/mmap.py, after do_mmap's
+    file checks). ENOTSUPP: the type cannot be mapped or its value has a spin lock; EINVAL: not
+    VM_SHARED; EPERM: writable and frozen; EACCES: writable and BPF_F_RDONLY_PROG; then the
+    type's map_mmap (range, ring-buffer page rules)."""
+    if map.ops.map_mmap is None or map_has_spin_lock(map):
+        raise BpfError(524, "this map cannot be mmapped")                   # ENOTSUPP
+    if not shared:
+        raise BpfError(errno.EINVAL, "a map can only be mapped MAP_SHARED")
+    if writable:
+        if map.frozen:
+            raise BpfError(errno.EPERM, "writable mapping of a frozen map")
+        if map.map_flags & BpfMapFlags.BPF_F_RDONLY_PROG:
+            raise BpfError(errno.EACCES, "writable mapping of a BPF_F_RDONLY_PROG map")
+    return BpfMapMmap(map, writable, offset, length)
 
 
 @dataclass
