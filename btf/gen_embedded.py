@@ -30,14 +30,15 @@ _KINDS = {"func": (K.BTF_KIND_FUNC,), "typedef": (K.BTF_KIND_TYPEDEF,),
           "enumerator": (K.BTF_KIND_ENUM, K.BTF_KIND_ENUM64)}
 
 
-def _enum_with_value(src: Btf, name: str) -> int:
-    """The first (often anonymous) enum of ``src`` that has an enumerator ``name``; 0: none.
+def _enumerator_index(src: Btf) -> dict[str, int]:
+    """Enumerator name -> the first (often anonymous) enum of ``src`` that has it, in one walk.
     uapi constants such as BPF_ANY or BPF_F_CURRENT_CPU live in anonymous enums."""
+    index: dict[str, int] = {}
     for tid in src.type_ids():
-        if src.kind_of(tid) in _KINDS["enumerator"] and \
-                any(v.name == name for v in src.type_by_id(tid).values):
-            return tid
-    return 0
+        if src.kind_of(tid) in _KINDS["enumerator"]:
+            for v in src.type_by_id(tid).values:
+                index.setdefault(v.name, tid)
+    return index
 
 
 def read_roots(path: Path = ROOTS) -> list[tuple[str, list[str], bool]]:
@@ -59,13 +60,16 @@ def read_roots(path: Path = ROOTS) -> list[tuple[str, list[str], bool]]:
 def find_roots(src: Btf, roots) -> list[int]:
     """The source ids of the roots. ENOENT: a required root is absent."""
     ids = []
+    enumerators = None
     for kind, names, optional in roots:
         if kind == "int" and names == ["*"]:
             ids += [t for t in src.type_ids() if src.kind_of(t) == K.BTF_KIND_INT]
             continue
         for name in names:
             if kind == "enumerator":
-                found = [i for i in (_enum_with_value(src, name),) if i]
+                if enumerators is None:
+                    enumerators = _enumerator_index(src)
+                found = [enumerators[name]] if name in enumerators else []
             else:
                 found = [i for k in _KINDS[kind] for i in src.find_all_by_name_kind(name, k)]
             if found:
